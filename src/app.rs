@@ -1,0 +1,189 @@
+//! The domain core shared by the HTTP API and the CLI: accept inputs, resolve
+//! services, commit runs. Nothing here knows about HTTP.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{Catalog, Resolution, Suggestion};
+use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
+use crate::pipeline::StageName;
+use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
+
+/// Transient failures get this many attempts per stage before the run fails.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("service names do not resolve")]
+    UnresolvedServices(Vec<UnresolvedService>),
+    #[error("profile '{0}' not found")]
+    ProfileNotFound(String),
+    #[error("profile '{0}' has no version {1}")]
+    ProfileVersionNotFound(String, i64),
+    #[error("run '{0}' not found")]
+    RunNotFound(String),
+    #[error("run '{0}' is not failed, so it cannot be retried")]
+    RunNotRetryable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnresolvedService {
+    pub pointer: String,
+    pub name: String,
+    /// Several services share the name; one must be named explicitly.
+    pub ambiguous: Vec<String>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptedRun {
+    pub run_id: String,
+    pub service_id: String,
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptedRequest {
+    pub id: String,
+    pub request_id: String,
+    pub profile_id: String,
+    pub profile_version: i64,
+    pub runs: Vec<AcceptedRun>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Where a request's profile comes from.
+pub enum ProfileRef {
+    Stored { profile_id: String, version: Option<i64> },
+    Embedded(Value),
+}
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub catalog: Arc<Catalog>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, catalog: Arc<Catalog>) -> App {
+        App { store, artifacts, catalog }
+    }
+
+    /// Validates and stores a profile; the same content twice gives the same version.
+    pub async fn submit_profile(&self, document: Value) -> Result<(StoredProfile, bool, Vec<Warning>), AppError> {
+        let (profile, warnings) = Profile::from_value(document)?;
+        let (stored, created) = self
+            .store
+            .save_profile(&profile.profile_id, &profile.content_hash(), &profile.document.to_string(), now_ms())
+            .await?;
+        Ok((stored, created, warnings))
+    }
+
+    pub async fn profile(&self, profile_id: &str, version: Option<i64>) -> Result<StoredProfile, AppError> {
+        match self.store.profile(profile_id, version).await? {
+            Some(p) => Ok(p),
+            None => Err(match version {
+                Some(v) if self.store.profile(profile_id, None).await?.is_some() => {
+                    AppError::ProfileVersionNotFound(profile_id.into(), v)
+                }
+                _ => AppError::ProfileNotFound(profile_id.into()),
+            }),
+        }
+    }
+
+    /// Validates a service request, resolves every service, and commits one run
+    /// per service before returning: an acknowledged request is never lost.
+    pub async fn submit_request(&self, request: &Value, profile: ProfileRef) -> Result<AcceptedRequest, AppError> {
+        let (parsed, mut warnings) = ServiceRequest::from_value(request)?;
+        let services = self.resolve_services(&parsed)?;
+        let stored = match profile {
+            ProfileRef::Stored { profile_id, version } => self.profile(&profile_id, version).await?,
+            ProfileRef::Embedded(doc) => {
+                let (stored, _, profile_warnings) =
+                    self.submit_profile(doc).await.map_err(prefix_pointers("/profile"))?;
+                warnings.extend(
+                    profile_warnings.into_iter().map(|w| Warning { pointer: format!("/profile{}", w.pointer), ..w }),
+                );
+                stored
+            }
+        };
+        let runs: Vec<AcceptedRun> = services
+            .into_iter()
+            .map(|(service_id, service_name)| AcceptedRun {
+                run_id: uuid::Uuid::new_v4().to_string(),
+                service_id,
+                service_name,
+            })
+            .collect();
+        let new = NewRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+            request_id: parsed.request_id.clone(),
+            document: request.to_string(),
+            profile_id: stored.profile_id.clone(),
+            profile_version: stored.version,
+            runs: runs.iter().map(|r| (r.service_id.clone(), r.service_name.clone(), r.run_id.clone())).collect(),
+            stages: StageName::PIPELINE.iter().map(|s| s.as_str()).collect(),
+            max_attempts: MAX_ATTEMPTS,
+        };
+        self.store.create_request(&new, now_ms()).await?;
+        Ok(AcceptedRequest {
+            id: new.id,
+            request_id: parsed.request_id,
+            profile_id: stored.profile_id,
+            profile_version: stored.version,
+            runs,
+            warnings,
+        })
+    }
+
+    /// All names must resolve; one unresolved name rejects the whole request.
+    fn resolve_services(&self, request: &ServiceRequest) -> Result<Vec<(String, String)>, AppError> {
+        let mut resolved = Vec::new();
+        let mut failed = Vec::new();
+        for (i, item) in request.services.iter().enumerate() {
+            let pointer = format!("/services/{i}/serviceName");
+            match self.catalog.resolve(&item.service_name) {
+                Resolution::Resolved(id) => resolved.push((id, item.service_name.clone())),
+                Resolution::Ambiguous(ids) => failed.push(UnresolvedService {
+                    pointer,
+                    name: item.service_name.clone(),
+                    ambiguous: ids,
+                    suggestions: Vec::new(),
+                }),
+                Resolution::Unknown(suggestions) => failed.push(UnresolvedService {
+                    pointer,
+                    name: item.service_name.clone(),
+                    ambiguous: Vec::new(),
+                    suggestions,
+                }),
+            }
+        }
+        if failed.is_empty() { Ok(resolved) } else { Err(AppError::UnresolvedServices(failed)) }
+    }
+
+    pub async fn retry_run(&self, id: &str) -> Result<(), AppError> {
+        if self.store.retry_run(id, now_ms()).await? {
+            return Ok(());
+        }
+        match self.store.run(id).await? {
+            Some(_) => Err(AppError::RunNotRetryable(id.into())),
+            None => Err(AppError::RunNotFound(id.into())),
+        }
+    }
+}
+
+/// Re-roots field pointers of an embedded document under `prefix`.
+fn prefix_pointers(prefix: &'static str) -> impl Fn(AppError) -> AppError {
+    move |e| match e {
+        AppError::Input(InputError::Fields(fields)) => AppError::Input(InputError::Fields(
+            fields.into_iter().map(|f| FieldError { pointer: format!("{prefix}{}", f.pointer), ..f }).collect(),
+        )),
+        other => other,
+    }
+}

@@ -1,0 +1,168 @@
+//! Loading `data/` (generated facts) and `knowledge/` (the team's own aliases).
+//!
+//! Loading is all-or-nothing: a missing, corrupt or tampered file fails start-up
+//! with the file named, so a half-loaded catalog can never serve a bundle.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::{Catalog, IamService, Manifest, SdkService, ServiceIdentity, resolve::normalize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog file {path} cannot be read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("catalog file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Team-written alias data: names people use that no registry records.
+#[derive(serde::Deserialize)]
+struct Aliases {
+    aliases: BTreeMap<String, String>,
+    /// CloudFormation namespaces whose lowercase form is not the IAM prefix.
+    cloudformation_namespaces: BTreeMap<String, String>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CatalogError> {
+    std::fs::read(path).map_err(|source| CatalogError::Read { path: path.to_path_buf(), source })
+}
+
+fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, CatalogError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| CatalogError::Invalid { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Reads a generated file and checks it against the manifest's content hash.
+fn read_verified<T: DeserializeOwned>(dir: &Path, name: &str, manifest: &Manifest) -> Result<T, CatalogError> {
+    let path = dir.join(name);
+    let bytes = read(&path)?;
+    let expected = manifest
+        .outputs
+        .get(name)
+        .ok_or_else(|| CatalogError::Invalid { path: path.clone(), message: "not listed in manifest.json".into() })?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if &actual != expected {
+        return Err(CatalogError::Invalid {
+            path,
+            message: format!(
+                "content hash {actual} differs from the manifest's {expected}; run scripts/refresh-catalog"
+            ),
+        });
+    }
+    parse(&path, &bytes)
+}
+
+impl Catalog {
+    /// Loads the catalog from a generated data directory and a knowledge directory.
+    pub fn load(data_dir: &Path, knowledge_dir: &Path) -> Result<Catalog, CatalogError> {
+        let manifest_path = data_dir.join("manifest.json");
+        let manifest: Manifest = parse(&manifest_path, &read(&manifest_path)?)?;
+        let iam: BTreeMap<String, IamService> = read_verified(data_dir, "iam.json", &manifest)?;
+        let sdk: BTreeMap<String, SdkService> = read_verified(data_dir, "services.json", &manifest)?;
+        let aliases_path = knowledge_dir.join("aliases.json");
+        let aliases: Aliases = parse(&aliases_path, &read(&aliases_path)?)?;
+
+        let identities = identities(&iam, &sdk, &aliases.cloudformation_namespaces);
+        for (alias, target) in &aliases.aliases {
+            if !identities.contains_key(target) {
+                return Err(CatalogError::Invalid {
+                    path: aliases_path.clone(),
+                    message: format!("alias '{alias}' names unknown service '{target}'"),
+                });
+            }
+        }
+        let names = name_index(&identities, &aliases.aliases);
+        Ok(Catalog { manifest, iam, identities, names })
+    }
+
+    /// Loads from `SECCFG_CATALOG_DIR` / `SECCFG_KNOWLEDGE_DIR`, defaulting to the repo layout.
+    pub fn load_default() -> Result<Catalog, CatalogError> {
+        let data = std::env::var("SECCFG_CATALOG_DIR").unwrap_or_else(|_| default_dir("data"));
+        let knowledge = std::env::var("SECCFG_KNOWLEDGE_DIR").unwrap_or_else(|_| default_dir("knowledge"));
+        Catalog::load(Path::new(&data), Path::new(&knowledge))
+    }
+}
+
+/// `./<name>` when it exists (deployed layout), else the crate's own copy (tests, `cargo run`).
+fn default_dir(name: &str) -> String {
+    if Path::new(name).is_dir() { name.to_string() } else { format!("{}/{name}", env!("CARGO_MANIFEST_DIR")) }
+}
+
+/// Joins IAM prefixes with SDK metadata: the IAM prefix is the canonical id because
+/// every artifact seccfg emits (policies, SCPs, ARNs) is keyed by it.
+fn identities(
+    iam: &BTreeMap<String, IamService>,
+    sdk: &BTreeMap<String, SdkService>,
+    cfn_namespaces: &BTreeMap<String, String>,
+) -> BTreeMap<String, ServiceIdentity> {
+    let mut out: BTreeMap<String, ServiceIdentity> = iam
+        .iter()
+        .map(|(prefix, svc)| {
+            let identity = ServiceIdentity {
+                id: prefix.clone(),
+                iam_prefix: prefix.clone(),
+                display_names: vec![svc.service_name.clone()],
+                sdk_ids: Vec::new(),
+                cloudformation_namespaces: Vec::new(),
+            };
+            (prefix.clone(), identity)
+        })
+        .collect();
+    for meta in sdk.values() {
+        let prefix = meta.signing_name.as_ref().or(meta.endpoint_prefix.as_ref());
+        let Some(identity) = prefix.and_then(|p| out.get_mut(p)) else { continue };
+        let names = [&meta.full_name, &meta.abbreviation].into_iter().flatten();
+        for name in names {
+            if !identity.display_names.contains(name) {
+                identity.display_names.push(name.clone());
+            }
+        }
+        if let Some(id) = &meta.sdk_id
+            && !identity.sdk_ids.contains(id)
+        {
+            identity.sdk_ids.push(id.clone());
+        }
+    }
+    for (namespace, prefix) in cfn_namespaces {
+        if let Some(identity) = out.get_mut(prefix) {
+            identity.cloudformation_namespaces.push(namespace.clone());
+        }
+    }
+    for identity in out.values_mut() {
+        identity.display_names.sort();
+        identity.sdk_ids.sort();
+    }
+    out
+}
+
+/// Every name a service goes by, normalised. Names shared by several services are
+/// kept with all their owners so resolution can refuse them instead of guessing.
+fn name_index(
+    identities: &BTreeMap<String, ServiceIdentity>,
+    aliases: &BTreeMap<String, String>,
+) -> HashMap<String, Vec<String>> {
+    let mut index: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut add = |name: &str, id: &str| {
+        let key = normalize(name);
+        if !key.is_empty() {
+            index.entry(key).or_default().insert(id.to_string());
+        }
+    };
+    for identity in identities.values() {
+        add(&identity.id, &identity.id);
+        for name in identity.display_names.iter().chain(&identity.sdk_ids) {
+            add(name, &identity.id);
+        }
+    }
+    // Aliases are the team's deliberate choices: they override registry names.
+    let mut index: HashMap<String, Vec<String>> =
+        index.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+    for (alias, id) in aliases {
+        index.insert(normalize(alias), vec![id.clone()]);
+    }
+    index
+}

@@ -1,0 +1,118 @@
+//! The knowledge catalog: AWS facts extracted by `scripts/refresh-catalog` from
+//! pinned registry packages into `data/`, loaded once into indexed memory.
+//!
+//! Stages reference nothing that is not here; that is what makes a bundle checkable.
+
+mod load;
+mod resolve;
+
+pub use load::CatalogError;
+pub use resolve::{Resolution, Suggestion};
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+/// The five IAM access levels.
+pub const ACCESS_LEVELS: [&str; 5] = ["List", "Read", "Write", "Permissions management", "Tagging"];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Action {
+    pub access_level: String,
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+    #[serde(default)]
+    pub condition_keys: Vec<String>,
+    #[serde(default)]
+    pub dependent_actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ResourceType {
+    pub arn: String,
+    #[serde(default)]
+    pub condition_keys: Vec<String>,
+}
+
+/// One IAM service prefix and everything IAM knows about it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IamService {
+    pub service_name: String,
+    pub actions: BTreeMap<String, Action>,
+    pub resource_types: BTreeMap<String, ResourceType>,
+    #[serde(default)]
+    pub condition_keys: BTreeMap<String, String>,
+}
+
+/// Service metadata from the AWS SDK models (identifiers only).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SdkService {
+    pub sdk_id: Option<String>,
+    pub endpoint_prefix: Option<String>,
+    pub signing_name: Option<String>,
+    pub full_name: Option<String>,
+    pub abbreviation: Option<String>,
+    pub protocol: Option<String>,
+}
+
+/// The canonical identity of a service: its IAM prefix and the names it goes by.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceIdentity {
+    pub id: String,
+    pub iam_prefix: String,
+    pub display_names: Vec<String>,
+    pub sdk_ids: Vec<String>,
+    pub cloudformation_namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Manifest {
+    pub catalog_version: String,
+    #[serde(default)]
+    pub sources: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The loaded, indexed catalog. Immutable after load; share it behind an `Arc`.
+pub struct Catalog {
+    pub manifest: Manifest,
+    iam: BTreeMap<String, IamService>,
+    identities: BTreeMap<String, ServiceIdentity>,
+    /// Normalised name → canonical ids it denotes (more than one means ambiguous).
+    names: HashMap<String, Vec<String>>,
+}
+
+impl Catalog {
+    pub fn version(&self) -> &str {
+        &self.manifest.catalog_version
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &ServiceIdentity> {
+        self.identities.values()
+    }
+
+    pub fn service(&self, id: &str) -> Option<&ServiceIdentity> {
+        self.identities.get(id)
+    }
+
+    pub fn iam(&self, prefix: &str) -> Option<&IamService> {
+        self.iam.get(prefix)
+    }
+
+    /// Looks up `prefix:Action` (IAM action names are case-insensitive).
+    pub fn action(&self, qualified: &str) -> Option<(&str, &Action)> {
+        let (prefix, name) = qualified.split_once(':')?;
+        let svc = self.iam.get(&prefix.to_ascii_lowercase())?;
+        svc.actions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, a)| (n.as_str(), a))
+    }
+
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        counts.insert("services", self.identities.len());
+        counts.insert("actions", self.iam.values().map(|s| s.actions.len()).sum());
+        counts.insert("iam_resource_types", self.iam.values().map(|s| s.resource_types.len()).sum());
+        counts.insert("condition_keys", self.iam.values().map(|s| s.condition_keys.len()).sum());
+        counts
+    }
+}

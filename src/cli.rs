@@ -1,0 +1,287 @@
+//! Command-line interface. Every command goes through the same domain core as the API.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use seccfg::app::{App, AppError, ProfileRef};
+use seccfg::catalog::{Catalog, Resolution};
+use seccfg::config::{ServeConfig, StoreConfig};
+use seccfg::engine::{Worker, WorkerConfig};
+use seccfg::input::InputError;
+use seccfg::store::{self, LocalArtifactStore, RunRecord};
+
+#[derive(Parser)]
+#[command(name = "seccfg", version, about = "Security profile + AWS service request in, verified security bundle out.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API and run stage workers.
+    Serve(ServeConfig),
+    /// Run the whole pipeline once, in-process, and write the bundles to a directory.
+    Run {
+        /// Security profile (JSON).
+        #[arg(long)]
+        profile: PathBuf,
+        /// Service request (JSON); each service becomes its own run.
+        #[arg(long)]
+        request: PathBuf,
+        /// Output directory: one subdirectory per service.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        store: StoreConfig,
+    },
+    /// Apply database migrations and exit.
+    Migrate(StoreConfig),
+    /// Inspect the knowledge catalog.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Print the canonical service id for a name; exit 1 with suggestions if it does not resolve.
+    Resolve { name: String },
+    /// Print a service's identity and fact counts as JSON.
+    Show { service: String },
+}
+
+pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(config) => {
+            init_logging(true);
+            let app = open(&config.store).await?;
+            seccfg::server::serve(app, config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { profile, request, out, store } => {
+            init_logging(false);
+            run(&profile, &request, &out, &store).await
+        }
+        Command::Migrate(config) => {
+            init_logging(false);
+            store::connect(&config.database_url).await?.migrate().await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog { command } => catalog(command),
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SECCFG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if json { "info" } else { "warn" }));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
+    let catalog = Arc::new(Catalog::load_default()?);
+    let store = store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
+    store.migrate().await?;
+    let artifacts = Arc::new(LocalArtifactStore::new(&config.artifact_dir));
+    Ok(Arc::new(App::new(store, artifacts, catalog)))
+}
+
+/// Hides the password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn read_json(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Prints an input error naming each field, the way the API's problem document does.
+fn report_input_error(file: &Path, e: &AppError) {
+    eprintln!("error: {} was rejected: {e}", file.display());
+    match e {
+        AppError::Input(InputError::Fields(fields)) => {
+            for f in fields {
+                eprintln!("  {}: {}", if f.pointer.is_empty() { "/" } else { &f.pointer }, f.detail);
+            }
+        }
+        AppError::UnresolvedServices(services) => {
+            for s in services {
+                let alternatives: Vec<&str> = if s.ambiguous.is_empty() {
+                    s.suggestions.iter().map(|x| x.id.as_str()).collect()
+                } else {
+                    s.ambiguous.iter().map(String::as_str).collect()
+                };
+                eprintln!("  {}: '{}' does not resolve; did you mean: {}", s.pointer, s.name, alternatives.join(", "));
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn run(profile: &Path, request: &Path, out: &Path, config: &StoreConfig) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let app = open(config).await?;
+    let profile_doc = match seccfg::input::parse_json(&read_json(profile)?) {
+        Ok(v) => v,
+        Err(e) => {
+            report_input_error(profile, &e.into());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let request_doc = match seccfg::input::parse_json(&read_json(request)?) {
+        Ok(v) => v,
+        Err(e) => {
+            report_input_error(request, &e.into());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Err(e) = app.submit_profile(profile_doc.clone()).await {
+        report_input_error(profile, &e);
+        return Ok(ExitCode::from(2));
+    }
+    let accepted = match app.submit_request(&request_doc, ProfileRef::Embedded(profile_doc)).await {
+        Ok(a) => a,
+        Err(e) => {
+            report_input_error(request, &e);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for w in &accepted.warnings {
+        eprintln!("warning: {}: {}", w.pointer, w.detail);
+    }
+    println!(
+        "request {} · profile {} v{} · catalog {} · {} run(s)",
+        accepted.request_id,
+        accepted.profile_id,
+        accepted.profile_version,
+        app.catalog.version(),
+        accepted.runs.len()
+    );
+    let run_ids: Vec<String> = accepted.runs.iter().map(|r| r.run_id.clone()).collect();
+    let runs = drive(&app, &run_ids).await?;
+    write_bundles(&app, &runs, out).await?;
+    let failed = runs.iter().filter(|r| r.status != "succeeded").count();
+    println!(
+        "{} of {} run(s) succeeded in {:.0} ms; bundles in {}",
+        runs.len() - failed,
+        runs.len(),
+        started.elapsed().as_secs_f64() * 1000.0,
+        out.display()
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runs an in-process worker until every run has finished, printing each stage as it ends.
+async fn drive(app: &Arc<App>, run_ids: &[String]) -> anyhow::Result<Vec<RunRecord>> {
+    let worker = Worker::new(
+        format!("cli-{}", std::process::id()),
+        app.store.clone(),
+        app.artifacts.clone(),
+        app.catalog.clone(),
+        WorkerConfig { backoff_base: Duration::from_millis(200), ..WorkerConfig::default() },
+    );
+    let mut reported = std::collections::HashSet::new();
+    loop {
+        let worked = worker.step().await?;
+        let mut runs = Vec::with_capacity(run_ids.len());
+        for id in run_ids {
+            runs.push(app.store.run(id).await?.context("run vanished")?);
+        }
+        for run in &runs {
+            for stage in &run.stages {
+                if matches!(stage.status.as_str(), "succeeded" | "failed")
+                    && reported.insert((run.id.clone(), stage.position))
+                {
+                    let ms = match (stage.started_at, stage.finished_at) {
+                        (Some(a), Some(b)) => format!("{} ms", b - a),
+                        _ => String::new(),
+                    };
+                    let error = stage.error.as_deref().map(|e| format!(" — {e}")).unwrap_or_default();
+                    println!("  {:<22} {:<9} {:<10} {ms}{error}", run.service_id, stage.name, stage.status);
+                }
+            }
+        }
+        if runs.iter().all(|r| matches!(r.status.as_str(), "succeeded" | "failed")) {
+            return Ok(runs);
+        }
+        if !worked {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn write_bundles(app: &App, runs: &[RunRecord], out: &Path) -> anyhow::Result<()> {
+    for run in runs {
+        let dir = out.join(&run.service_id);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for info in app.artifacts.list(&run.id).await? {
+            if let Some((_, bytes)) = app.artifacts.get(&run.id, &info.name).await? {
+                std::fs::write(dir.join(&info.name), bytes)?;
+            }
+        }
+        let mut summary = serde_json::to_vec_pretty(run)?;
+        summary.push(b'\n');
+        std::fs::write(dir.join("run.json"), summary)?;
+    }
+    Ok(())
+}
+
+fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load_default()?;
+    match command {
+        CatalogCommand::Resolve { name } => match catalog.resolve(&name) {
+            Resolution::Resolved(id) => {
+                println!("{id}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Resolution::Ambiguous(ids) => {
+                eprintln!("'{name}' names several services: {}", ids.join(", "));
+                Ok(ExitCode::FAILURE)
+            }
+            Resolution::Unknown(suggestions) => {
+                let ids: Vec<&str> = suggestions.iter().map(|s| s.id.as_str()).collect();
+                eprintln!("'{name}' is not a known AWS service; did you mean: {}", ids.join(", "));
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        CatalogCommand::Show { service } => {
+            let id = match catalog.resolve(&service) {
+                Resolution::Resolved(id) => id,
+                _ => {
+                    eprintln!("'{service}' does not resolve; try `seccfg catalog resolve`");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let identity = catalog.service(&id).context("resolved service missing")?;
+            let iam = catalog.iam(&identity.iam_prefix);
+            let doc = serde_json::json!({
+                "catalog_version": catalog.version(),
+                "service": identity,
+                "actions": iam.map(|s| s.actions.len()),
+                "resource_types": iam.map(|s| s.resource_types.keys().collect::<Vec<_>>()),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

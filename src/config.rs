@@ -1,0 +1,43 @@
+//! Configuration from environment variables (each also a flag), documented by `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreConfig {
+    /// Database URL: `sqlite:FILE` (embedded default) or `postgres://…`.
+    #[arg(long, env = "SECCFG_DATABASE_URL", default_value = "sqlite:seccfg.db")]
+    pub database_url: String,
+
+    /// Directory for bundle artifacts (one subdirectory per run).
+    #[arg(long, env = "SECCFG_ARTIFACT_DIR", default_value = "seccfg-artifacts")]
+    pub artifact_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub store: StoreConfig,
+
+    /// Address to listen on.
+    #[arg(long, env = "SECCFG_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Stage workers in this process (0 serves the API only).
+    #[arg(long, env = "SECCFG_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+
+    /// Seconds a claimed stage stays leased without a heartbeat.
+    #[arg(long, env = "SECCFG_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u64,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "SECCFG_BODY_LIMIT", default_value_t = 1_048_576)]
+    pub body_limit: usize,
+
+    /// Seconds before a request is answered 408.
+    #[arg(long, env = "SECCFG_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+}

@@ -1,0 +1,166 @@
+//! One worker loop: claim → run → record, until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::catalog::Catalog;
+use crate::input::Profile;
+use crate::pipeline::{self, StageError, StageInput, StageName};
+use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long a claim is valid without a heartbeat.
+    pub lease: Duration,
+    /// Sleep between polls when nothing is claimable.
+    pub poll_interval: Duration,
+    /// First retry delay for transient errors; doubles per attempt (in SQL).
+    pub backoff_base: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(200),
+            backoff_base: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pub id: String,
+    store: Arc<dyn Store>,
+    artifacts: Arc<dyn ArtifactStore>,
+    catalog: Arc<Catalog>,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    pub fn new(
+        id: String,
+        store: Arc<dyn Store>,
+        artifacts: Arc<dyn ArtifactStore>,
+        catalog: Arc<Catalog>,
+        config: WorkerConfig,
+    ) -> Worker {
+        Worker { id, store, artifacts, catalog, config }
+    }
+
+    /// Runs until `shutdown` turns true, then hands back any lease it holds.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            match self.step().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => warn!(worker = %self.id, error = %e, "worker step failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        match self.store.release_leases(&self.id, now_ms()).await {
+            Ok(n) if n > 0 => info!(worker = %self.id, released = n, "released leases on shutdown"),
+            Ok(_) => {}
+            Err(e) => warn!(worker = %self.id, error = %e, "could not release leases"),
+        }
+    }
+
+    /// Claims and runs one stage. Returns false when nothing was claimable.
+    pub async fn step(&self) -> anyhow::Result<bool> {
+        let lease_ms = self.config.lease.as_millis() as i64;
+        let Some(stage) = self.store.claim_stage(&self.id, now_ms(), lease_ms).await? else {
+            return Ok(false);
+        };
+        let span = info_span!("stage", run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt);
+        self.execute(stage).instrument(span).await?;
+        Ok(true)
+    }
+
+    async fn execute(&self, stage: ClaimedStage) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let heartbeat = self.heartbeat(stage.clone());
+        let outcome = self.outcome(&stage).await;
+        heartbeat.abort();
+        let recorded = self.store.finish_stage(&stage, &self.id, &outcome, now_ms()).await?;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match (&outcome, recorded) {
+            (_, false) => warn!("lease lost before the outcome was recorded; another worker owns the stage"),
+            (StageOutcome::Succeeded { .. }, true) => info!(elapsed_ms, "stage succeeded"),
+            (StageOutcome::Transient { error, .. }, true) => warn!(elapsed_ms, %error, "stage failed, will retry"),
+            (StageOutcome::Permanent { error }, true) => warn!(elapsed_ms, %error, "stage failed permanently"),
+        }
+        Ok(())
+    }
+
+    /// Extends the lease at a third of its length while the stage runs.
+    fn heartbeat(&self, stage: ClaimedStage) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let worker = self.id.clone();
+        let lease = self.config.lease;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store.extend_lease(&stage, &worker, now_ms(), lease.as_millis() as i64).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => warn!(error = %e, "lease extension failed"),
+                }
+            }
+        })
+    }
+
+    async fn outcome(&self, stage: &ClaimedStage) -> StageOutcome {
+        let backoff_base_ms = self.config.backoff_base.as_millis() as i64;
+        match self.run_stage(stage).await {
+            Ok(output) => StageOutcome::Succeeded { output },
+            Err(StageError::Transient(error)) => StageOutcome::Transient { error, backoff_base_ms },
+            Err(StageError::Permanent(error)) => StageOutcome::Permanent { error },
+        }
+    }
+
+    async fn run_stage(&self, stage: &ClaimedStage) -> Result<String, StageError> {
+        let transient = |e: &dyn std::fmt::Display| StageError::Transient(e.to_string());
+        let name = StageName::parse(&stage.name)
+            .ok_or_else(|| StageError::Permanent(format!("unknown stage '{}'", stage.name)))?;
+        let stored = self
+            .store
+            .profile(&stage.profile_id, Some(stage.profile_version))
+            .await
+            .map_err(|e| transient(&e))?
+            .ok_or_else(|| StageError::Permanent("the run's profile version no longer exists".into()))?;
+        let document: serde_json::Value = serde_json::from_str(&stored.document)
+            .map_err(|e| StageError::Permanent(format!("stored profile: {e}")))?;
+        let (profile, _) = Profile::from_value(document)
+            .map_err(|e| StageError::Permanent(format!("stored profile no longer validates: {e}")))?;
+        let mut previous = Vec::new();
+        for (stage_name, output) in self.store.stage_outputs(&stage.run_id).await.map_err(|e| transient(&e))? {
+            if let Some(n) = StageName::parse(&stage_name) {
+                let value = serde_json::from_str(&output).map_err(|e| StageError::Permanent(e.to_string()))?;
+                previous.push((n, value));
+            }
+        }
+        let catalog = self.catalog.clone();
+        let service_id = stage.service_id.clone();
+        // Stages are CPU-bound and synchronous: keep them off the async reactor.
+        let result = tokio::task::spawn_blocking(move || {
+            let input =
+                StageInput { catalog: &catalog, profile: &profile, service_id: &service_id, previous: &previous };
+            pipeline::run_stage(name, &input)
+        })
+        .await
+        .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??;
+        for artifact in &result.artifacts {
+            self.artifacts
+                .put(&stage.run_id, &artifact.name, artifact.content_type, &artifact.bytes)
+                .await
+                .map_err(|e| transient(&e))?;
+        }
+        Ok(result.output.to_string())
+    }
+}

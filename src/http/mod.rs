@@ -1,0 +1,107 @@
+//! The HTTP API: a thin layer over [`App`]. One router per resource, composed
+//! with `nest`; every error leaves through [`error::Problem`].
+
+pub mod error;
+mod extract;
+mod health;
+mod profiles;
+mod requests;
+mod runs;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::App;
+use error::{ApiError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "seccfg", description = "Security profile + service request in, verified AWS security bundle out."),
+    paths(
+        health::healthz, health::readyz,
+        profiles::create, profiles::latest, profiles::version,
+        requests::create,
+        runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
+    ),
+    components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage)),
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "health"))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3.1 document, as served at `/openapi.json` and committed.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[derive(Clone, Copy)]
+struct BodyLimit(usize);
+
+fn body_limit(extensions: &axum::http::Extensions) -> usize {
+    extensions.get::<BodyLimit>().map_or(0, |b| b.0)
+}
+
+pub struct HttpConfig {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
+    let api = Router::new()
+        .nest("/v1/profiles", profiles::router())
+        .nest("/v1/requests", requests::router())
+        .nest("/v1/runs", runs::router())
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(app);
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .merge(api)
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(axum::Extension(BodyLimit(config.body_limit)))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_response(problem_for_bare_errors))
+}
+
+/// Rejections produced outside our handlers (bad path parameters, method not
+/// allowed, timeouts) come back as plain text; rewrap them as problem+json.
+async fn problem_for_bare_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let slug = status.canonical_reason().unwrap_or("error").to_ascii_lowercase().replace(' ', "-");
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_string();
+    let detail = if detail.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { detail };
+    let mut problem = Problem::new(status, &slug, detail).into_response();
+    for (name, value) in parts.headers.iter().filter(|(n, _)| *n == REQUEST_ID || *n == axum::http::header::ALLOW) {
+        problem.headers_mut().insert(name.clone(), value.clone());
+    }
+    problem
+}

@@ -1,0 +1,11 @@
+//! seccfg: a security profile and a service request in, a verified bundle out.
+
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod input;
+pub mod pipeline;
+pub mod server;
+pub mod store;

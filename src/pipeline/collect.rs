@@ -1,0 +1,66 @@
+//! `collect`: the service's facts from the catalog, the ground truth every later
+//! stage is checked against.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Artifact, StageError, StageInput, StageOutput};
+use crate::catalog::{ACCESS_LEVELS, ServiceIdentity};
+
+#[derive(Serialize)]
+struct ResourceTypeFacts<'a> {
+    name: &'a str,
+    arn: &'a str,
+    condition_keys: &'a [String],
+}
+
+#[derive(Serialize)]
+struct ServiceFacts<'a> {
+    catalog_version: &'a str,
+    service: &'a ServiceIdentity,
+    /// Access level → action names, each list sorted.
+    actions_by_access_level: BTreeMap<&'a str, Vec<&'a str>>,
+    resource_types: Vec<ResourceTypeFacts<'a>>,
+    condition_keys: &'a BTreeMap<String, String>,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
+    let catalog = input.catalog;
+    let id = input.service_id;
+    let service = catalog
+        .service(id)
+        .ok_or_else(|| StageError::Permanent(format!("service '{id}' is not in catalog {}", catalog.version())))?;
+    let iam = catalog
+        .iam(&service.iam_prefix)
+        .ok_or_else(|| StageError::Permanent(format!("no IAM facts for prefix '{}'", service.iam_prefix)))?;
+
+    let mut actions_by_access_level: BTreeMap<&str, Vec<&str>> =
+        ACCESS_LEVELS.iter().map(|level| (*level, Vec::new())).collect();
+    for (name, action) in &iam.actions {
+        if let Some(list) = actions_by_access_level.get_mut(action.access_level.as_str()) {
+            list.push(name);
+        }
+    }
+    let resource_types = iam
+        .resource_types
+        .iter()
+        .map(|(name, rt)| ResourceTypeFacts { name, arn: &rt.arn, condition_keys: &rt.condition_keys })
+        .collect::<Vec<_>>();
+    let counts = BTreeMap::from([
+        ("actions", iam.actions.len()),
+        ("resource_types", resource_types.len()),
+        ("condition_keys", iam.condition_keys.len()),
+    ]);
+    let facts = ServiceFacts {
+        catalog_version: catalog.version(),
+        service,
+        actions_by_access_level,
+        resource_types,
+        condition_keys: &iam.condition_keys,
+        counts,
+    };
+    let output = serde_json::json!({ "service": service, "counts": facts.counts });
+    Ok(StageOutput { output, artifacts: vec![Artifact::json("facts.json", &facts)] })
+}

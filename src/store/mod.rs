@@ -1,0 +1,181 @@
+//! Persistence behind traits: the relational store (profiles, requests, runs and
+//! the stage job table) and the artifact store (bundle files).
+//!
+//! The relational store has one implementation per backend — SQLite for the
+//! embedded default, PostgreSQL for many service instances — sharing the SQL text
+//! in [`sql`] except where the dialects differ (the stage claim).
+
+mod artifacts;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use artifacts::{ArtifactInfo, ArtifactStore, LocalArtifactStore};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("artifact storage error: {0}")]
+    Artifact(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredProfile {
+    pub profile_id: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub created_at: i64,
+    #[serde(skip)]
+    pub document: String,
+}
+
+/// A request accepted at the edge, ready to be committed with its runs.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub id: String,
+    pub request_id: String,
+    pub document: String,
+    pub profile_id: String,
+    pub profile_version: i64,
+    /// (canonical service id, name as requested, new run id)
+    pub runs: Vec<(String, String, String)>,
+    pub stages: Vec<&'static str>,
+    pub max_attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StageRecord {
+    pub position: i64,
+    pub name: String,
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub request_id: String,
+    pub service_id: String,
+    pub service_name: String,
+    pub profile_id: String,
+    pub profile_version: i64,
+    pub bundle_version: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub stages: Vec<StageRecord>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub status: Option<String>,
+    pub service_id: Option<String>,
+    pub profile_id: Option<String>,
+    /// Exclusive lower bound (created_at, id) from the previous page.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// A stage a worker holds a lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedStage {
+    pub run_id: String,
+    pub position: i64,
+    pub name: String,
+    pub attempt: i64,
+    pub service_id: String,
+    pub profile_id: String,
+    pub profile_version: i64,
+}
+
+/// How a stage attempt ended.
+#[derive(Debug, Clone)]
+pub enum StageOutcome {
+    Succeeded {
+        output: String,
+    },
+    /// Retried after `backoff_base_ms * 2^(attempts-1)` unless attempts are used up.
+    Transient {
+        error: String,
+        backoff_base_ms: i64,
+    },
+    Permanent {
+        error: String,
+    },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn migrate(&self) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Stores a profile; identical content returns the existing version.
+    async fn save_profile(
+        &self,
+        profile_id: &str,
+        hash: &str,
+        document: &str,
+        now: i64,
+    ) -> StoreResult<(StoredProfile, bool)>;
+    async fn profile(&self, profile_id: &str, version: Option<i64>) -> StoreResult<Option<StoredProfile>>;
+
+    /// Commits the request, its runs and their stages in one transaction.
+    async fn create_request(&self, request: &NewRequest, now: i64) -> StoreResult<()>;
+    async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
+    async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+    /// Outputs of the run's succeeded stages, in order.
+    async fn stage_outputs(&self, run_id: &str) -> StoreResult<Vec<(String, String)>>;
+
+    /// Claims one claimable stage: queued and due, or running with an expired lease.
+    async fn claim_stage(&self, worker: &str, now: i64, lease_ms: i64) -> StoreResult<Option<ClaimedStage>>;
+    /// Extends a held lease; false means the lease was lost.
+    async fn extend_lease(&self, stage: &ClaimedStage, worker: &str, now: i64, lease_ms: i64) -> StoreResult<bool>;
+    /// Records the outcome; false means the lease was lost and nothing was written.
+    async fn finish_stage(
+        &self,
+        stage: &ClaimedStage,
+        worker: &str,
+        outcome: &StageOutcome,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Hands a worker's leases back at shutdown so another worker may claim them at once.
+    async fn release_leases(&self, worker: &str, now: i64) -> StoreResult<u64>;
+    /// Re-queues a failed run's failed stage with fresh attempts.
+    async fn retry_run(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Highest bundle version so far for a (service, profile) pair.
+    async fn latest_bundle_version(&self, service_id: &str, profile_id: &str) -> StoreResult<i64>;
+    /// Every recorded stage execution (for audits and concurrency tests).
+    async fn stage_attempts(&self, run_id: &str) -> StoreResult<Vec<(i64, i64, String, i64, Option<i64>)>>;
+}
+
+/// Opens the store the URL names: `postgres://…` or `sqlite:…`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,463 @@
+//! SQL shared by both backends (`$n` placeholders work in SQLite and PostgreSQL)
+//! and the macro that implements [`Store`](super::Store) over a concrete pool.
+
+pub const PROFILE_BY_HASH: &str = "SELECT profile_id, version, content_hash, document, created_at FROM profiles WHERE profile_id = $1 AND content_hash = $2";
+pub const PROFILE_LATEST: &str = "SELECT profile_id, version, content_hash, document, created_at FROM profiles \
+     WHERE profile_id = $1 ORDER BY version DESC LIMIT 1";
+pub const PROFILE_VERSION: &str = "SELECT profile_id, version, content_hash, document, created_at FROM profiles WHERE profile_id = $1 AND version = $2";
+pub const PROFILE_INSERT: &str = "INSERT INTO profiles (profile_id, version, content_hash, document, created_at) \
+     VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM profiles WHERE profile_id = $1), $2, $3, $4)";
+
+pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, request_id, document, profile_id, profile_version, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const RUN_INSERT: &str = "INSERT INTO runs (id, request_id, service_id, service_name, profile_id, profile_version, \
+     bundle_version, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
+     (SELECT COALESCE(MAX(bundle_version), 0) + 1 FROM runs WHERE service_id = $3 AND profile_id = $5), 'queued', $7, $7)";
+pub const STAGE_INSERT: &str =
+    "INSERT INTO stages (run_id, position, name, status, max_attempts) VALUES ($1, $2, $3, $4, $5)";
+
+pub const RUN_COLUMNS: &str = "id, request_id, service_id, service_name, profile_id, profile_version, bundle_version, \
+     status, error, created_at, updated_at";
+pub const STAGES_OF_RUN: &str = "SELECT position, name, status, attempts, max_attempts, started_at, finished_at, error \
+     FROM stages WHERE run_id = $1 ORDER BY position";
+pub const STAGE_OUTPUTS: &str =
+    "SELECT name, output FROM stages WHERE run_id = $1 AND status = 'succeeded' ORDER BY position";
+
+pub const EXTEND_LEASE: &str = "UPDATE stages SET lease_expires_at = $1 \
+     WHERE run_id = $2 AND position = $3 AND status = 'running' AND lease_owner = $4";
+pub const STAGE_SUCCEEDED: &str = "UPDATE stages SET status = 'succeeded', output = $1, finished_at = $2, error = NULL, \
+     lease_owner = NULL, lease_expires_at = NULL \
+     WHERE run_id = $3 AND position = $4 AND status = 'running' AND lease_owner = $5";
+pub const QUEUE_NEXT: &str =
+    "UPDATE stages SET status = 'queued', run_after = $1 WHERE run_id = $2 AND position = $3 AND status = 'pending'";
+pub const RUN_STATUS: &str = "UPDATE runs SET status = $1, error = $2, updated_at = $3 WHERE id = $4";
+/// Back-off lives in SQL: the delay doubles with every attempt already made.
+pub const STAGE_RETRY_LATER: &str = "UPDATE stages SET status = 'queued', error = $1, \
+     run_after = $2 + $3 * (1 << CAST(attempts - 1 AS INTEGER)), lease_owner = NULL, lease_expires_at = NULL \
+     WHERE run_id = $4 AND position = $5 AND status = 'running' AND lease_owner = $6 AND attempts < max_attempts";
+pub const STAGE_FAILED: &str = "UPDATE stages SET status = 'failed', error = $1, finished_at = $2, \
+     lease_owner = NULL, lease_expires_at = NULL \
+     WHERE run_id = $3 AND position = $4 AND status = 'running' AND lease_owner = $5";
+pub const ATTEMPT_INSERT: &str =
+    "INSERT INTO stage_attempts (run_id, position, attempt, worker, started_at) VALUES ($1, $2, $3, $4, $5)";
+pub const ATTEMPT_FINISH: &str = "UPDATE stage_attempts SET finished_at = $1, outcome = $2 \
+     WHERE run_id = $3 AND position = $4 AND attempt = $5 AND worker = $6 AND finished_at IS NULL";
+pub const ATTEMPTS_OF_RUN: &str = "SELECT position, attempt, worker, started_at, finished_at FROM stage_attempts \
+     WHERE run_id = $1 ORDER BY started_at, position";
+pub const RELEASE_LEASES: &str = "UPDATE stages SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
+     run_after = $1 WHERE status = 'running' AND lease_owner = $2";
+pub const RETRY_STAGE: &str = "UPDATE stages SET status = 'queued', attempts = 0, run_after = $1, error = NULL, \
+     finished_at = NULL WHERE run_id = $2 AND status = 'failed'";
+pub const RETRY_RUN: &str =
+    "UPDATE runs SET status = 'queued', error = NULL, updated_at = $1 WHERE id = $2 AND status = 'failed'";
+pub const LATEST_BUNDLE: &str = "SELECT COALESCE(MAX(bundle_version), 0) FROM runs WHERE service_id = $1 AND profile_id = $2 AND status = 'succeeded'";
+pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, s.name, s.attempts \
+     FROM stages s JOIN runs r ON r.id = s.run_id WHERE s.run_id = $1 AND s.position = $2";
+pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'queued'";
+
+/// Implements `Store` for a backend struct with a `pool` field and a claim statement.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $claim:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> $crate::store::StoreResult<()> {
+                self.migrator().run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn save_profile(
+                &self,
+                profile_id: &str,
+                hash: &str,
+                document: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<($crate::store::StoredProfile, bool)> {
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                if let Some(row) = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_optional(&mut *tx).await? {
+                    return Ok((profile_from_row(&row)?, false));
+                }
+                let inserted = sqlx::query(PROFILE_INSERT)
+                    .bind(profile_id)
+                    .bind(hash)
+                    .bind(document)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await;
+                if let Err(e) = inserted {
+                    // A concurrent submission of the same content won the race: return its version.
+                    drop(tx);
+                    if let Some(row) = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_optional(&self.pool).await? {
+                        return Ok((profile_from_row(&row)?, false));
+                    }
+                    return Err(e.into());
+                }
+                let row = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok((profile_from_row(&row)?, true))
+            }
+
+            async fn profile(
+                &self,
+                profile_id: &str,
+                version: Option<i64>,
+            ) -> $crate::store::StoreResult<Option<$crate::store::StoredProfile>> {
+                use $crate::store::sql::*;
+                let row = match version {
+                    Some(v) => sqlx::query(PROFILE_VERSION).bind(profile_id).bind(v).fetch_optional(&self.pool).await?,
+                    None => sqlx::query(PROFILE_LATEST).bind(profile_id).fetch_optional(&self.pool).await?,
+                };
+                row.as_ref().map(profile_from_row).transpose()
+            }
+
+            async fn create_request(&self, r: &$crate::store::NewRequest, now: i64) -> $crate::store::StoreResult<()> {
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(REQUEST_INSERT)
+                    .bind(&r.id)
+                    .bind(&r.request_id)
+                    .bind(&r.document)
+                    .bind(&r.profile_id)
+                    .bind(r.profile_version)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for (service_id, service_name, run_id) in &r.runs {
+                    sqlx::query(RUN_INSERT)
+                        .bind(run_id)
+                        .bind(&r.id)
+                        .bind(service_id)
+                        .bind(service_name)
+                        .bind(&r.profile_id)
+                        .bind(r.profile_version)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    for (position, name) in r.stages.iter().enumerate() {
+                        let status = if position == 0 { "queued" } else { "pending" };
+                        sqlx::query(STAGE_INSERT)
+                            .bind(run_id)
+                            .bind(position as i64)
+                            .bind(*name)
+                            .bind(status)
+                            .bind(r.max_attempts)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn run(&self, id: &str) -> $crate::store::StoreResult<Option<$crate::store::RunRecord>> {
+                use $crate::store::sql::*;
+                let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+                let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                let mut run = run_from_row(&row)?;
+                run.stages = self.stages_of(&run.id).await?;
+                Ok(Some(run))
+            }
+
+            async fn runs(&self, f: &$crate::store::RunFilter) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
+                use $crate::store::sql::*;
+                let (after_ts, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
+                let sql = format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR service_id = $2) \
+                     AND ($3 IS NULL OR profile_id = $3) AND (created_at > $4 OR (created_at = $4 AND id > $5)) \
+                     ORDER BY created_at, id LIMIT $6"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(f.status.as_deref())
+                    .bind(f.service_id.as_deref())
+                    .bind(f.profile_id.as_deref())
+                    .bind(after_ts)
+                    .bind(after_id)
+                    .bind(f.limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut runs = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut run = run_from_row(row)?;
+                    run.stages = self.stages_of(&run.id).await?;
+                    runs.push(run);
+                }
+                Ok(runs)
+            }
+
+            async fn stage_outputs(&self, run_id: &str) -> $crate::store::StoreResult<Vec<(String, String)>> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::store::sql::STAGE_OUTPUTS).bind(run_id).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("name")?, r.try_get::<Option<String>, _>("output")?.unwrap_or_default())))
+                    .collect()
+            }
+
+            async fn claim_stage(
+                &self,
+                worker: &str,
+                now: i64,
+                lease_ms: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ClaimedStage>> {
+                use sqlx::Row;
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query($claim)
+                    .bind(worker)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = claimed else { return Ok(None) };
+                let run_id: String = row.try_get("run_id")?;
+                let position: i64 = row.try_get("position")?;
+                let d = sqlx::query(CLAIM_DETAILS).bind(&run_id).bind(position).fetch_one(&mut *tx).await?;
+                let stage = $crate::store::ClaimedStage {
+                    run_id,
+                    position,
+                    name: d.try_get("name")?,
+                    attempt: d.try_get("attempts")?,
+                    service_id: d.try_get("service_id")?,
+                    profile_id: d.try_get("profile_id")?,
+                    profile_version: d.try_get("profile_version")?,
+                };
+                sqlx::query(ATTEMPT_INSERT)
+                    .bind(&stage.run_id)
+                    .bind(stage.position)
+                    .bind(stage.attempt)
+                    .bind(worker)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(RUN_RUNNING).bind(now).bind(&stage.run_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(stage))
+            }
+
+            async fn extend_lease(
+                &self,
+                s: &$crate::store::ClaimedStage,
+                worker: &str,
+                now: i64,
+                lease_ms: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::EXTEND_LEASE)
+                    .bind(now + lease_ms)
+                    .bind(&s.run_id)
+                    .bind(s.position)
+                    .bind(worker)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_stage(
+                &self,
+                s: &$crate::store::ClaimedStage,
+                worker: &str,
+                outcome: &$crate::store::StageOutcome,
+                now: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                use $crate::store::StageOutcome;
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                let (updated, label) = match outcome {
+                    StageOutcome::Succeeded { output } => {
+                        let done = sqlx::query(STAGE_SUCCEEDED)
+                            .bind(output)
+                            .bind(now)
+                            .bind(&s.run_id)
+                            .bind(s.position)
+                            .bind(worker)
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() == 1 {
+                            let next = sqlx::query(QUEUE_NEXT)
+                                .bind(now)
+                                .bind(&s.run_id)
+                                .bind(s.position + 1)
+                                .execute(&mut *tx)
+                                .await?;
+                            if next.rows_affected() == 0 {
+                                sqlx::query(RUN_STATUS)
+                                    .bind("succeeded")
+                                    .bind(None::<String>)
+                                    .bind(now)
+                                    .bind(&s.run_id)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                        (done.rows_affected(), "succeeded")
+                    }
+                    StageOutcome::Transient { error, backoff_base_ms } => {
+                        let later = sqlx::query(STAGE_RETRY_LATER)
+                            .bind(error)
+                            .bind(now)
+                            .bind(*backoff_base_ms)
+                            .bind(&s.run_id)
+                            .bind(s.position)
+                            .bind(worker)
+                            .execute(&mut *tx)
+                            .await?;
+                        if later.rows_affected() == 1 {
+                            (1, "retry")
+                        } else {
+                            (fail(&mut tx, s, worker, error, now).await?, "failed")
+                        }
+                    }
+                    StageOutcome::Permanent { error } => (fail(&mut tx, s, worker, error, now).await?, "failed"),
+                };
+                if updated == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(ATTEMPT_FINISH)
+                    .bind(now)
+                    .bind(label)
+                    .bind(&s.run_id)
+                    .bind(s.position)
+                    .bind(s.attempt)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn release_leases(&self, worker: &str, now: i64) -> $crate::store::StoreResult<u64> {
+                let done = sqlx::query($crate::store::sql::RELEASE_LEASES).bind(now).bind(worker).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn retry_run(&self, id: &str, now: i64) -> $crate::store::StoreResult<bool> {
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                let run = sqlx::query(RETRY_RUN).bind(now).bind(id).execute(&mut *tx).await?;
+                if run.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(RETRY_STAGE).bind(now).bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn latest_bundle_version(&self, service_id: &str, profile_id: &str) -> $crate::store::StoreResult<i64> {
+                let v: i64 = sqlx::query_scalar($crate::store::sql::LATEST_BUNDLE)
+                    .bind(service_id)
+                    .bind(profile_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(v)
+            }
+
+            async fn stage_attempts(
+                &self,
+                run_id: &str,
+            ) -> $crate::store::StoreResult<Vec<(i64, i64, String, i64, Option<i64>)>> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::store::sql::ATTEMPTS_OF_RUN).bind(run_id).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("position")?,
+                            r.try_get("attempt")?,
+                            r.try_get("worker")?,
+                            r.try_get("started_at")?,
+                            r.try_get("finished_at")?,
+                        ))
+                    })
+                    .collect()
+            }
+        }
+
+        impl $store {
+            async fn stages_of(&self, run_id: &str) -> $crate::store::StoreResult<Vec<$crate::store::StageRecord>> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::store::sql::STAGES_OF_RUN).bind(run_id).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::StageRecord {
+                            position: r.try_get("position")?,
+                            name: r.try_get("name")?,
+                            status: r.try_get("status")?,
+                            attempts: r.try_get("attempts")?,
+                            max_attempts: r.try_get("max_attempts")?,
+                            started_at: r.try_get("started_at")?,
+                            finished_at: r.try_get("finished_at")?,
+                            error: r.try_get("error")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        async fn fail(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            s: &$crate::store::ClaimedStage,
+            worker: &str,
+            error: &str,
+            now: i64,
+        ) -> $crate::store::StoreResult<u64> {
+            use $crate::store::sql::*;
+            let done = sqlx::query(STAGE_FAILED)
+                .bind(error)
+                .bind(now)
+                .bind(&s.run_id)
+                .bind(s.position)
+                .bind(worker)
+                .execute(&mut **tx)
+                .await?;
+            if done.rows_affected() == 1 {
+                let message = format!("stage {} failed: {error}", s.name);
+                sqlx::query(RUN_STATUS).bind("failed").bind(message).bind(now).bind(&s.run_id).execute(&mut **tx).await?;
+            }
+            Ok(done.rows_affected())
+        }
+
+        fn profile_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<$crate::store::StoredProfile>
+        where
+            for<'a> &'a str: sqlx::ColumnIndex<R>,
+            for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        {
+            Ok($crate::store::StoredProfile {
+                profile_id: row.try_get("profile_id")?,
+                version: row.try_get("version")?,
+                content_hash: row.try_get("content_hash")?,
+                document: row.try_get("document")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn run_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<$crate::store::RunRecord>
+        where
+            for<'a> &'a str: sqlx::ColumnIndex<R>,
+            for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        {
+            Ok($crate::store::RunRecord {
+                id: row.try_get("id")?,
+                request_id: row.try_get("request_id")?,
+                service_id: row.try_get("service_id")?,
+                service_name: row.try_get("service_name")?,
+                profile_id: row.try_get("profile_id")?,
+                profile_version: row.try_get("profile_version")?,
+                bundle_version: row.try_get("bundle_version")?,
+                status: row.try_get("status")?,
+                error: row.try_get("error")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                stages: Vec::new(),
+            })
+        }
+    };
+}
+
+pub(crate) use impl_store;

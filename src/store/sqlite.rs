@@ -1,0 +1,39 @@
+//! The embedded default: one SQLite file, zero set-up.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{StoreResult, sql::impl_store};
+
+/// SQLite serialises writers, so a single UPDATE … RETURNING is already an atomic claim.
+const CLAIM: &str = "UPDATE stages SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+     attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
+     WHERE rowid = (SELECT rowid FROM stages \
+        WHERE (status = 'queued' AND run_after <= $3) OR (status = 'running' AND lease_expires_at < $3) \
+        ORDER BY run_after LIMIT 1) \
+     RETURNING run_id, position";
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    fn migrator(&self) -> sqlx::migrate::Migrator {
+        sqlx::migrate!("migrations/sqlite")
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite, CLAIM);

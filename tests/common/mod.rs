@@ -1,0 +1,54 @@
+//! Shared test fixtures: fresh databases on both backends, the catalog, examples.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use seccfg::catalog::Catalog;
+use seccfg::store::{self, Store};
+
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+pub fn example(path: &str) -> Vec<u8> {
+    std::fs::read(repo("examples").join(path)).expect("example exists")
+}
+
+pub fn example_json(path: &str) -> serde_json::Value {
+    serde_json::from_slice(&example(path)).expect("example is JSON")
+}
+
+pub fn catalog() -> Arc<Catalog> {
+    static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
+    CATALOG.get_or_init(|| Arc::new(Catalog::load(&repo("data"), &repo("knowledge")).expect("catalog loads"))).clone()
+}
+
+/// The PostgreSQL server the test command prepared (scripts/test).
+pub fn postgres_admin_url() -> String {
+    std::env::var("SECCFG_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A brand-new PostgreSQL database for one test, migrated.
+pub async fn fresh_postgres() -> (Arc<dyn Store>, String) {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let name = format!("seccfg_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn =
+        sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable (run the tests through scripts/test)");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("url has a database");
+    let url = format!("{base}/{name}");
+    let store = store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    (store, url)
+}
+
+/// A brand-new SQLite file for one test, migrated.
+pub async fn fresh_sqlite() -> (Arc<dyn Store>, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("seccfg.db").display());
+    let store = store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    (store, url, dir)
+}
