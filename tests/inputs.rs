@@ -1,0 +1,119 @@
+//! The accepted input formats: every valid example parses, every bad one is
+//! rejected with the offending field named by JSON pointer.
+
+mod common;
+
+use seccfg::input::{Framework, InputError, Profile, RiskLevel, ServiceRequest};
+use serde_json::json;
+
+fn pointers(e: InputError) -> Vec<String> {
+    match e {
+        InputError::Fields(fields) => fields.into_iter().map(|f| f.pointer).collect(),
+        other => panic!("expected field errors, got {other}"),
+    }
+}
+
+#[test]
+fn example_profiles_parse_with_the_facts_stages_use() {
+    let (fin, warnings) = Profile::from_slice(&common::example("profiles/fin-prod.json")).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(fin.profile_id, "FIN-PROD-001");
+    assert_eq!(fin.frameworks(), vec![Framework::Nist80053, Framework::PciDss, Framework::Iso27001]);
+    assert!(fin.encryption.customer_managed_keys && fin.encryption.key_rotation);
+    assert!(fin.access.mfa && fin.access.ip_restrictions);
+    assert_eq!(fin.risk_level, RiskLevel::High);
+    assert_eq!(fin.monitoring.log_retention_days, Some(400));
+    assert_eq!(fin.regulatory_regions, vec!["us-east-1", "us-west-2"]);
+
+    let (dev, _) = Profile::from_slice(&common::example("profiles/startup-dev.json")).unwrap();
+    assert!(!dev.encryption.customer_managed_keys, "AWS managed keys are not customer managed");
+    assert!(!dev.access.mfa);
+    assert_eq!(dev.risk_level, RiskLevel::Low);
+    assert_eq!(dev.frameworks(), vec![Framework::Cis]);
+
+    let (hipaa, _) = Profile::from_slice(&common::example("profiles/health-hipaa.json")).unwrap();
+    assert_eq!(hipaa.frameworks(), vec![Framework::Hipaa, Framework::Soc2]);
+}
+
+#[test]
+fn example_requests_parse_and_malformed_is_rejected() {
+    for (file, services) in
+        [("s3.json", 1), ("sns.json", 1), ("bedrock.json", 1), ("data-platform.json", 4), ("typo-service.json", 1)]
+    {
+        let (req, warnings) = ServiceRequest::from_slice(&common::example(&format!("requests/{file}"))).unwrap();
+        assert_eq!(req.services.len(), services, "{file}");
+        assert!(warnings.is_empty(), "{file}: {warnings:?}");
+    }
+    let err = ServiceRequest::from_slice(&common::example("requests/malformed.json")).unwrap_err();
+    assert!(matches!(err, InputError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn wrong_types_are_named_by_pointer() {
+    let doc = json!({ "requestId": 42, "services": { "serviceName": "Amazon SQS" } });
+    let err = ServiceRequest::from_value(&doc).unwrap_err();
+    assert_eq!(pointers(err), vec!["/requestId", "/services"]);
+
+    let doc = json!({ "requestId": "R", "services": [{ "serviceName": "" }, {}, "s3"], "timestamp": "yesterday" });
+    let err = ServiceRequest::from_value(&doc).unwrap_err();
+    assert_eq!(pointers(err), vec!["/timestamp", "/services/0/serviceName", "/services/1/serviceName", "/services/2"]);
+
+    let doc = json!({ "requestId": "R", "services": [] });
+    assert_eq!(pointers(ServiceRequest::from_value(&doc).unwrap_err()), vec!["/services"]);
+}
+
+#[test]
+fn profile_required_fields_enums_and_bounds() {
+    let err = Profile::from_value(json!({})).unwrap_err();
+    assert_eq!(pointers(err), vec!["/profile_id", "/security_requirements", "/compliance_requirements"]);
+
+    let mut doc = common::example_json("profiles/fin-prod.json");
+    doc["compliance_requirements"]["primary_framework"] = json!("NIST-9000");
+    doc["compliance_requirements"]["additional_frameworks"] = json!(["PCI-DSS", 7]);
+    doc["compliance_requirements"]["requirements"]["regulatory_regions"] = json!(["us-east-1", "Europe"]);
+    doc["threat_model"]["risk_level"] = json!("extreme");
+    doc["organization_details"]["aws_accounts"] = json!(["1234"]);
+    doc["security_operations"]["logging"]["log_retention_period"] = json!(-5);
+    doc["security_requirements"]["access_requirements"]["mfa"] = json!("yes");
+    let err = Profile::from_value(doc).unwrap_err();
+    let mut got = pointers(err);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            "/compliance_requirements/additional_frameworks/1",
+            "/compliance_requirements/primary_framework",
+            "/compliance_requirements/requirements/regulatory_regions/1",
+            "/organization_details/aws_accounts/0",
+            "/security_operations/logging/log_retention_period",
+            "/security_requirements/access_requirements/mfa",
+            "/threat_model/risk_level",
+        ]
+    );
+}
+
+#[test]
+fn unknown_fields_are_tolerated_as_warnings() {
+    let mut doc = common::example_json("profiles/startup-dev.json");
+    doc["cost_centre"] = json!("CC-1");
+    let (_, warnings) = Profile::from_value(doc).unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].pointer, "/cost_centre");
+}
+
+#[test]
+fn content_hash_ignores_key_order_and_spacing() {
+    let a = Profile::from_slice(
+        br#"{"profile_id":"X","security_requirements":{},"compliance_requirements":{"primary_framework":"CIS"}}"#,
+    )
+    .unwrap()
+    .0;
+    let b = Profile::from_slice(b"{ \"compliance_requirements\": {\"primary_framework\": \"CIS\"},\n \"security_requirements\": {}, \"profile_id\": \"X\" }").unwrap().0;
+    assert_eq!(a.content_hash(), b.content_hash());
+    let c = Profile::from_slice(
+        br#"{"profile_id":"X","security_requirements":{},"compliance_requirements":{"primary_framework":"HIPAA"}}"#,
+    )
+    .unwrap()
+    .0;
+    assert_ne!(a.content_hash(), c.content_hash());
+}
