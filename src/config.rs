@@ -40,4 +40,8 @@ pub struct ServeConfig {
     /// Seconds before a request is answered 408.
     #[arg(long, env = "SECCFG_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
+
+    /// Fault injection for durability tests: milliseconds each stage waits before running.
+    #[arg(long, env = "SECCFG_FAULT_STAGE_DELAY_MS", default_value_t = 0, hide = true)]
+    pub fault_stage_delay_ms: u64,
 }

@@ -13,7 +13,11 @@ use crate::http::{HttpConfig, router};
 
 pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let worker_config = WorkerConfig { lease: Duration::from_secs(config.lease_seconds), ..WorkerConfig::default() };
+    let worker_config = WorkerConfig {
+        lease: Duration::from_secs(config.lease_seconds),
+        stage_delay: Duration::from_millis(config.fault_stage_delay_ms),
+        ..WorkerConfig::default()
+    };
     let host = hostname();
     let workers: Vec<_> = (0..config.workers)
         .map(|i| {

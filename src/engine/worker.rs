@@ -19,6 +19,8 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// First retry delay for transient errors; doubles per attempt (in SQL).
     pub backoff_base: Duration,
+    /// Fault injection for durability tests: each stage sleeps this long first.
+    pub stage_delay: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -27,6 +29,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(200),
             backoff_base: Duration::from_secs(2),
+            stage_delay: Duration::ZERO,
         }
     }
 }
@@ -117,6 +120,9 @@ impl Worker {
 
     async fn outcome(&self, stage: &ClaimedStage) -> StageOutcome {
         let backoff_base_ms = self.config.backoff_base.as_millis() as i64;
+        if !self.config.stage_delay.is_zero() {
+            tokio::time::sleep(self.config.stage_delay).await;
+        }
         match self.run_stage(stage).await {
             Ok(output) => StageOutcome::Succeeded { output },
             Err(StageError::Transient(error)) => StageOutcome::Transient { error, backoff_base_ms },
