@@ -194,3 +194,26 @@ async fn health_and_docs() {
     let (status, _, problem) = api.call("GET", "/nowhere", None).await;
     assert_eq!((status, problem["status"].as_i64()), (StatusCode::NOT_FOUND, Some(404)));
 }
+
+#[tokio::test]
+async fn catalog_endpoints() {
+    let api = api().await;
+    let (status, _, summary) = api.call("GET", "/v1/catalog", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(summary["version"], api.app.catalog.version());
+    assert!(summary["counts"]["actions"].as_u64().unwrap() > 10_000);
+    let (_, _, found) = api.call("GET", "/v1/catalog/services?query=Amazon%20SES", None).await;
+    assert_eq!(found[0]["id"], "ses");
+    assert_eq!(found[0]["matched"], "exact");
+    let (_, _, near) = api.call("GET", "/v1/catalog/services?query=Amazon%20S4", None).await;
+    assert!(near.as_array().unwrap().iter().all(|m| m["matched"] != "exact"));
+    let (status, _, s3) = api.call("GET", "/v1/catalog/services/s3", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(s3["actions_by_access_level"]["Read"].as_array().unwrap().iter().any(|a| a == "GetObject"));
+    assert!(s3["resource_types"]["bucket"]["arn"].as_str().unwrap().starts_with("arn:${Partition}:s3:::"));
+    let (status, _, problem) = api.call("GET", "/v1/catalog/services/s4", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(problem["errors"][0]["suggestions"].as_array().unwrap().iter().any(|s| s == "s3"));
+    let (status, _, _) = api.call("GET", "/v1/catalog/services?query=", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

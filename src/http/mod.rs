@@ -1,6 +1,7 @@
 //! The HTTP API: a thin layer over [`App`]. One router per resource, composed
 //! with `nest`; every error leaves through [`error::Problem`].
 
+mod catalog;
 pub mod error;
 mod extract;
 mod health;
@@ -33,9 +34,10 @@ use error::{ApiError, Problem};
         profiles::create, profiles::latest, profiles::version,
         requests::create,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
+        catalog::summary, catalog::services, catalog::service,
     ),
-    components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage)),
-    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "health"))
+    components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch)),
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "catalog"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -63,6 +65,7 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
         .nest("/v1/runs", runs::router())
+        .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(app);
