@@ -124,7 +124,7 @@ fn access_levels_and_catalog_version_are_well_formed() {
 #[test]
 fn a_tampered_data_file_fails_loading_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["manifest.json", "iam.json", "services.json"] {
+    for f in ["manifest.json", "iam.json", "services.json", "cfn.json"] {
         std::fs::copy(common::repo("data").join(f), dir.path().join(f)).unwrap();
     }
     std::fs::write(dir.path().join("services.json"), b"{}").unwrap();
@@ -133,4 +133,26 @@ fn a_tampered_data_file_fails_loading_with_its_name() {
     std::fs::remove_file(dir.path().join("iam.json")).unwrap();
     let err = seccfg::catalog::Catalog::load(dir.path(), &common::repo("knowledge")).err().expect("must fail");
     assert!(err.to_string().contains("iam.json"), "{err}");
+}
+
+#[test]
+fn cloudformation_schemas_are_loaded_and_linked_to_services() {
+    let catalog = common::catalog();
+    let bucket = catalog.resource_type("AWS::S3::Bucket").expect("S3 bucket schema");
+    assert!(bucket.properties.contains_key("BucketEncryption"));
+    assert_eq!(bucket.taggable, Some(true));
+    assert!(bucket.handlers["create"].iter().any(|a| a == "s3:CreateBucket"));
+    // Schemas name some API operations that are not IAM actions (e.g. s3:PutBucketReplication,
+    // whose IAM action is s3:PutReplicationConfiguration); the iam stage must drop and report those.
+    let (known, unknown): (Vec<&String>, Vec<&String>) =
+        bucket.handlers.values().flatten().filter(|a| a.starts_with("s3:")).partition(|a| catalog.action(a).is_some());
+    assert!(unknown.iter().any(|a| *a == "s3:PutBucketReplication"), "{unknown:?}");
+    assert!(known.len() >= 3 * unknown.len(), "most handler permissions are IAM actions: {unknown:?}");
+    let s3 = catalog.service("s3").unwrap();
+    let types: Vec<&String> = catalog.resource_types_of(s3).map(|(n, _)| n).collect();
+    assert!(types.contains(&&"AWS::S3::Bucket".to_string()));
+    assert!(types.iter().all(|t| t.starts_with("AWS::S3::")), "no S3Express/S3Outposts leakage: {types:?}");
+    let elb = catalog.service("elasticloadbalancing").unwrap();
+    assert!(catalog.resource_types_of(elb).any(|(n, _)| n == "AWS::ElasticLoadBalancingV2::LoadBalancer"));
+    assert!(catalog.resource_type("AWS::S3::Bucket2").is_none());
 }

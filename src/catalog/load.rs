@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::{Catalog, IamService, Manifest, SdkService, ServiceIdentity, resolve::normalize};
+use super::{Catalog, CfnResourceType, IamService, Manifest, SdkService, ServiceIdentity, resolve::normalize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -63,6 +63,7 @@ impl Catalog {
         let manifest: Manifest = parse(&manifest_path, &read(&manifest_path)?)?;
         let iam: BTreeMap<String, IamService> = read_verified(data_dir, "iam.json", &manifest)?;
         let sdk: BTreeMap<String, SdkService> = read_verified(data_dir, "services.json", &manifest)?;
+        let cfn: BTreeMap<String, CfnResourceType> = read_verified(data_dir, "cfn.json", &manifest)?;
         let aliases_path = knowledge_dir.join("aliases.json");
         let aliases: Aliases = parse(&aliases_path, &read(&aliases_path)?)?;
 
@@ -76,7 +77,7 @@ impl Catalog {
             }
         }
         let names = name_index(&identities, &aliases.aliases);
-        Ok(Catalog { manifest, iam, identities, names })
+        Ok(Catalog { manifest, iam, cfn, identities, names })
     }
 
     /// Loads from `SECCFG_CATALOG_DIR` / `SECCFG_KNOWLEDGE_DIR`, defaulting to the repo layout.

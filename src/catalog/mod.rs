@@ -55,6 +55,31 @@ pub struct SdkService {
     pub protocol: Option<String>,
 }
 
+/// A CloudFormation resource type's schema facts (us-east-1), as extracted.
+/// Property nodes stay JSON: they are walked, not computed on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CfnResourceType {
+    #[serde(default)]
+    pub properties: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub definitions: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub required: Vec<String>,
+    #[serde(default)]
+    pub primary_identifier: Vec<String>,
+    #[serde(default)]
+    pub create_only: Vec<String>,
+    #[serde(default)]
+    pub read_only: Vec<String>,
+    #[serde(default)]
+    pub write_only: Vec<String>,
+    pub taggable: Option<bool>,
+    pub tag_property: Option<String>,
+    /// Handler (create/read/update/delete/list) → IAM actions it needs.
+    #[serde(default)]
+    pub handlers: BTreeMap<String, Vec<String>>,
+}
+
 /// The canonical identity of a service: its IAM prefix and the names it goes by.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceIdentity {
@@ -78,6 +103,7 @@ pub struct Manifest {
 pub struct Catalog {
     pub manifest: Manifest,
     iam: BTreeMap<String, IamService>,
+    cfn: BTreeMap<String, CfnResourceType>,
     identities: BTreeMap<String, ServiceIdentity>,
     /// Normalised name → canonical ids it denotes (more than one means ambiguous).
     names: HashMap<String, Vec<String>>,
@@ -100,6 +126,23 @@ impl Catalog {
         self.iam.get(prefix)
     }
 
+    pub fn resource_type(&self, type_name: &str) -> Option<&CfnResourceType> {
+        self.cfn.get(type_name)
+    }
+
+    /// CloudFormation resource types in the service's namespaces, sorted.
+    pub fn resource_types_of<'a>(
+        &'a self,
+        service: &'a ServiceIdentity,
+    ) -> impl Iterator<Item = (&'a String, &'a CfnResourceType)> {
+        self.cfn.iter().filter(|(name, _)| {
+            service
+                .cloudformation_namespaces
+                .iter()
+                .any(|ns| name.strip_prefix(ns.as_str()).is_some_and(|rest| rest.starts_with("::")))
+        })
+    }
+
     /// Looks up `prefix:Action` (IAM action names are case-insensitive).
     pub fn action(&self, qualified: &str) -> Option<(&str, &Action)> {
         let (prefix, name) = qualified.split_once(':')?;
@@ -113,6 +156,7 @@ impl Catalog {
         counts.insert("actions", self.iam.values().map(|s| s.actions.len()).sum());
         counts.insert("iam_resource_types", self.iam.values().map(|s| s.resource_types.len()).sum());
         counts.insert("condition_keys", self.iam.values().map(|s| s.condition_keys.len()).sum());
+        counts.insert("cloudformation_resource_types", self.cfn.len());
         counts
     }
 }

@@ -14,7 +14,11 @@ use crate::app::App;
 use crate::catalog::{ACCESS_LEVELS, Resolution};
 
 pub fn router() -> Router<Arc<App>> {
-    Router::new().route("/", get(summary)).route("/services", get(services)).route("/services/{id}", get(service))
+    Router::new()
+        .route("/", get(summary))
+        .route("/services", get(services))
+        .route("/services/{id}", get(service))
+        .route("/resource-types/{type_name}", get(resource_type))
 }
 
 /// Catalog version, sources and counts.
@@ -93,4 +97,16 @@ pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Res
         "actions_by_access_level": by_level,
         "condition_keys": iam.condition_keys,
     })))
+}
+
+/// A CloudFormation resource type's schema facts (property tree, identifiers, handler permissions).
+#[utoipa::path(get, path = "/v1/catalog/resource-types/{type_name}", tag = "catalog",
+    params(("type_name" = String, Path, example = "AWS::S3::Bucket")),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn resource_type(State(app): State<Arc<App>>, Path(type_name): Path<String>) -> ApiResult<Json<Value>> {
+    let c = &app.catalog;
+    let Some(rt) = c.resource_type(&type_name) else {
+        return Err(ApiError::NotFound(format!("'{type_name}' is not a CloudFormation resource type in the catalog")));
+    };
+    Ok(Json(json!({ "catalog_version": c.version(), "type_name": type_name, "schema": rt })))
 }

@@ -34,7 +34,7 @@ use error::{ApiError, Problem};
         profiles::create, profiles::latest, profiles::version,
         requests::create,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
-        catalog::summary, catalog::services, catalog::service,
+        catalog::summary, catalog::services, catalog::service, catalog::resource_type,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch)),
     tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "catalog"), (name = "health"))

@@ -16,6 +16,15 @@ struct ResourceTypeFacts<'a> {
 }
 
 #[derive(Serialize)]
+struct CfnTypeFacts<'a> {
+    type_name: &'a str,
+    primary_identifier: &'a [String],
+    taggable: Option<bool>,
+    properties: Vec<&'a str>,
+    handler_permissions: &'a BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Serialize)]
 struct ServiceFacts<'a> {
     catalog_version: &'a str,
     service: &'a ServiceIdentity,
@@ -23,6 +32,7 @@ struct ServiceFacts<'a> {
     actions_by_access_level: BTreeMap<&'a str, Vec<&'a str>>,
     resource_types: Vec<ResourceTypeFacts<'a>>,
     condition_keys: &'a BTreeMap<String, String>,
+    cloudformation_resource_types: Vec<CfnTypeFacts<'a>>,
     counts: BTreeMap<&'static str, usize>,
 }
 
@@ -48,10 +58,21 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         .iter()
         .map(|(name, rt)| ResourceTypeFacts { name, arn: &rt.arn, condition_keys: &rt.condition_keys })
         .collect::<Vec<_>>();
+    let cloudformation_resource_types: Vec<CfnTypeFacts> = catalog
+        .resource_types_of(service)
+        .map(|(name, rt)| CfnTypeFacts {
+            type_name: name,
+            primary_identifier: &rt.primary_identifier,
+            taggable: rt.taggable,
+            properties: rt.properties.keys().map(String::as_str).collect(),
+            handler_permissions: &rt.handlers,
+        })
+        .collect();
     let counts = BTreeMap::from([
         ("actions", iam.actions.len()),
         ("resource_types", resource_types.len()),
         ("condition_keys", iam.condition_keys.len()),
+        ("cloudformation_resource_types", cloudformation_resource_types.len()),
     ]);
     let facts = ServiceFacts {
         catalog_version: catalog.version(),
@@ -59,6 +80,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         actions_by_access_level,
         resource_types,
         condition_keys: &iam.condition_keys,
+        cloudformation_resource_types,
         counts,
     };
     let output = serde_json::json!({ "service": service, "counts": facts.counts });
