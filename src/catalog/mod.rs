@@ -44,6 +44,20 @@ pub struct IamService {
     pub condition_keys: BTreeMap<String, String>,
 }
 
+impl IamService {
+    /// Action names grouped by access level; every level is present, names sorted.
+    pub fn actions_by_access_level(&self) -> BTreeMap<&'static str, Vec<&str>> {
+        let mut by_level: BTreeMap<&'static str, Vec<&str>> =
+            ACCESS_LEVELS.iter().map(|level| (*level, Vec::new())).collect();
+        for (name, action) in &self.actions {
+            if let Some(list) = by_level.get_mut(action.access_level.as_str()) {
+                list.push(name);
+            }
+        }
+        by_level
+    }
+}
+
 /// Service metadata from the AWS SDK models (identifiers only).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SdkService {

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, Problem, ProblemField};
 use crate::app::App;
-use crate::catalog::{ACCESS_LEVELS, Resolution};
+use crate::catalog::Resolution;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -85,16 +85,11 @@ pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Res
             ..Problem::new(axum::http::StatusCode::NOT_FOUND, "unknown-service", "no such service in the catalog")
         });
     };
-    let mut by_level = serde_json::Map::new();
-    for level in ACCESS_LEVELS {
-        let names: Vec<&String> = iam.actions.iter().filter(|(_, a)| a.access_level == level).map(|(n, _)| n).collect();
-        by_level.insert(level.to_string(), json!(names));
-    }
     Ok(Json(json!({
         "catalog_version": c.version(),
         "service": identity,
         "resource_types": iam.resource_types,
-        "actions_by_access_level": by_level,
+        "actions_by_access_level": iam.actions_by_access_level(),
         "condition_keys": iam.condition_keys,
     })))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Artifact, StageError, StageInput, StageOutput};
-use crate::catalog::{ACCESS_LEVELS, ServiceIdentity};
+use crate::catalog::ServiceIdentity;
 
 #[derive(Serialize)]
 struct ResourceTypeFacts<'a> {
@@ -46,13 +46,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         .iam(&service.iam_prefix)
         .ok_or_else(|| StageError::Permanent(format!("no IAM facts for prefix '{}'", service.iam_prefix)))?;
 
-    let mut actions_by_access_level: BTreeMap<&str, Vec<&str>> =
-        ACCESS_LEVELS.iter().map(|level| (*level, Vec::new())).collect();
-    for (name, action) in &iam.actions {
-        if let Some(list) = actions_by_access_level.get_mut(action.access_level.as_str()) {
-            list.push(name);
-        }
-    }
+    let actions_by_access_level = iam.actions_by_access_level();
     let resource_types = iam
         .resource_types
         .iter()
