@@ -5,6 +5,7 @@
 //! output that later stages read; the engine persists both, which is what lets a
 //! run resume after a crash without redoing finished stages.
 
+pub mod checks;
 pub mod collect;
 
 use std::sync::Arc;
