@@ -62,7 +62,8 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     scp::verify(input.catalog, &scps, &mut checks);
     checks.ensure_passed("controls")?;
 
-    let entries: Vec<ControlEntry> = controls.iter().map(|c| entry(c, priorities[c.id.as_str()], service.derived)).collect();
+    let entries: Vec<ControlEntry> =
+        controls.iter().map(|c| entry(c, priorities[c.id.as_str()], service.derived)).collect();
     let doc = ControlsDoc {
         catalog_version: input.catalog.version().into(),
         service: identity.id.clone(),
@@ -155,4 +156,3 @@ fn verify_ids(catalog: &Catalog, controls: &[&ControlDef], checks: &mut Checks) 
 fn missing(ok: bool) -> &'static str {
     if ok { "" } else { "not in catalog" }
 }
-
