@@ -141,3 +141,21 @@ pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput
         StageName::Verify => verify::run(input),
     }
 }
+
+/// Runs every stage in memory, in order, without the job table: for tests,
+/// benchmarks and tools that want a bundle without durability.
+pub fn run_all(
+    catalog: &Arc<Catalog>,
+    profile: &Profile,
+    service_id: &str,
+) -> Result<Vec<(StageName, StageOutput)>, (StageName, StageError)> {
+    let mut previous: Vec<(StageName, Value)> = Vec::new();
+    let mut outputs = Vec::new();
+    for &stage in StageName::PIPELINE {
+        let input = StageInput { catalog, profile, service_id, previous: &previous };
+        let out = run_stage(stage, &input).map_err(|e| (stage, e))?;
+        previous.push((stage, out.output.clone()));
+        outputs.push((stage, out));
+    }
+    Ok(outputs)
+}
