@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Catalog, ServiceIdentity};
 
 /// One AWS Config managed rule. `id` is the identifier a rule's `SourceIdentifier` takes.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ConfigRule {
     #[serde(default)]
     pub id: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Catalog, ServiceIdentity};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct SecurityHubControl {
     #[serde(default)]
     pub id: String,
