@@ -225,3 +225,44 @@ async fn catalog_endpoints() {
     let (status, _, _) = api.call("GET", "/v1/catalog/services?query=", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn catalog_serves_config_rules_security_hub_controls_and_terraform_prefixes() {
+    let api = api().await;
+    let (_, _, summary) = api.call("GET", "/v1/catalog", None).await;
+    for count in
+        ["config_rules", "security_hub_controls", "framework_requirements", "checkov_checks", "terraform_resources"]
+    {
+        assert!(summary["counts"][count].as_u64().unwrap() > 0, "{count}");
+    }
+    assert_eq!(summary["frameworks"].as_array().unwrap().len(), 7);
+    assert!(summary["terraform_provider"]["version"].is_string());
+
+    let (status, _, s3) = api.call("GET", "/v1/catalog/services/s3", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s3["service"]["terraform_prefixes"], serde_json::json!(["aws_s3_"]));
+    assert!(
+        s3["config_rules"].as_array().unwrap().iter().any(|r| r["id"] == "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED")
+    );
+    assert!(s3["security_hub_controls"].as_array().unwrap().iter().any(|c| c["id"] == "S3.1"));
+
+    let (status, _, list) = api.call("GET", "/v1/catalog/config-rules?service=s3", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let rule = list["config_rules"].as_array().unwrap().iter().find(|r| r["id"] == "S3_BUCKET_SSL_REQUESTS_ONLY");
+    assert!(rule.unwrap()["resource_types"].as_array().unwrap().iter().any(|t| t == "AWS::S3::Bucket"));
+
+    let (status, headers, problem) = api.call("GET", "/v1/catalog/config-rules?service=s4", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(problem["errors"][0]["pointer"], "/service");
+    assert!(problem["errors"][0]["suggestions"].as_array().unwrap().iter().any(|s| s == "s3"));
+    for bad in [
+        "/v1/catalog/config-rules",
+        "/v1/catalog/config-rules?service=",
+        "/v1/catalog/config-rules?service=s3&service=sns",
+    ] {
+        let (status, headers, _) = api.call("GET", bad, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(headers["content-type"], "application/problem+json", "{bad}");
+    }
+}

@@ -42,7 +42,7 @@ pub(crate) fn coverage(input: &StageInput<'_>, recs: &[Recommendation]) -> BTree
             let covered: BTreeSet<&String> =
                 recs.iter().flat_map(|r| r.frameworks.get(&id).into_iter().flatten()).collect();
             let mapped = recs.iter().filter(|r| r.frameworks.get(&id).is_some_and(|v| !v.is_empty())).count();
-            let total = input.catalog.framework(framework).map_or(0, |f| f.requirements.len());
+            let total = input.catalog.framework(framework).map_or(0, |f| f.requirement_count());
             (
                 id,
                 Coverage {

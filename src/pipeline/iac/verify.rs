@@ -100,9 +100,7 @@ fn resolve<'a>(schema: &'a CfnResourceType, node: &'a Value) -> &'a Value {
 pub fn terraform(catalog: &Catalog, resources: &[TfResource], checks: &mut Checks) {
     for r in resources {
         let Some(schema) = catalog.terraform_resource(&r.kind) else {
-            if catalog.has_compliance_data() {
-                checks.fail("terraform_resource_exists", &r.kind, "not in the provider schema");
-            }
+            checks.fail("terraform_resource_exists", &r.kind, "not in the provider schema");
             continue;
         };
         checks.pass("terraform_resource_exists", &r.kind);
