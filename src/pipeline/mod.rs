@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod collect;
+pub mod iam;
 
 use std::sync::Arc;
 
@@ -21,14 +22,16 @@ use crate::input::Profile;
 #[serde(rename_all = "lowercase")]
 pub enum StageName {
     Collect,
+    Iam,
 }
 
 impl StageName {
-    pub const PIPELINE: &'static [StageName] = &[StageName::Collect];
+    pub const PIPELINE: &'static [StageName] = &[StageName::Collect, StageName::Iam];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StageName::Collect => "collect",
+            StageName::Iam => "iam",
         }
     }
 
@@ -85,5 +88,6 @@ pub struct StageInput<'a> {
 pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     match stage {
         StageName::Collect => collect::run(input),
+        StageName::Iam => iam::run(input),
     }
 }
