@@ -331,7 +331,11 @@ fn workload_is_scoped_to_resource_arn_patterns() {
     let out = run("s3", "fin-prod");
     let workload = statements(&out, "iam-policy-workload");
     let get = workload.iter().find(|s| s["Action"].as_array().unwrap().contains(&json!("s3:GetObject"))).unwrap();
-    assert_eq!(get["Resource"], json!(["arn:${Partition}:s3:::${BucketName}/${ObjectName}"]));
+    assert_eq!(
+        get["Resource"],
+        json!(["arn:aws:s3:::${BucketName}/${ObjectName}"]),
+        "fin-prod regions are all in the aws partition"
+    );
     let model = artifact(&out, "iam-model.json");
     let params: Vec<&str> =
         model["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();

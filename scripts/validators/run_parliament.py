@@ -1,12 +1,18 @@
 """Runs parliament on the IAM documents of each service's bundle and applies the reviewed
 suppressions. Exit status 1 when an unsuppressed finding of MEDIUM or above remains.
 
+The documents are templates: `${Name}` parameters (iam-model.json lists them) are filled the
+way a deployment fills them before parliament reads them: location parameters with the first
+value the profile allows, resource name parts with `example`. `${AllowedSourceIpRanges}` is
+left as it is, since no CIDR range is invented (see the suppressions file).
+
 Usage: run_parliament.py --suppressions FILE OUT_DIR SERVICE...
 """
 
 import argparse
 import fnmatch
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,9 +31,24 @@ def load_suppressions(path: Path) -> list[dict]:
     return entries
 
 
+KEEP = {"AllowedSourceIpRanges"}
+
+
+def instantiate(text: str, model: dict) -> str:
+    values = {}
+    for p in model.get("parameters", []):
+        if p["name"] not in KEEP:
+            values[p["name"]] = (p.get("allowed_values") or ["example"])[0]
+    return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+
 def suppressed(finding, file: str, entries: list[dict]) -> dict | None:
     for e in entries:
-        if e["issue"] == finding.issue and fnmatch.fnmatch(file, e.get("files", "*")):
+        if (
+            e["issue"] == finding.issue
+            and fnmatch.fnmatch(file, e.get("files", "*"))
+            and e.get("detail_contains", "") in str(finding.detail)
+        ):
             return e
     return None
 
@@ -45,12 +66,14 @@ def main() -> int:
         files = sorted((args.out / service).glob("iam-policy-*.json")) + sorted(
             (args.out / service).glob("iam-guardrails*.json")
         )
+        model_path = args.out / service / "iam-model.json"
+        model = json.loads(model_path.read_text()) if model_path.exists() else {}
         if not files:
             failures.append(f"{service}: no IAM documents in {args.out / service}")
         for f in files:
             documents += 1
             rel = f"{service}/{f.name}"
-            policy = analyze_policy_string(f.read_text(), filepath=rel)
+            policy = analyze_policy_string(instantiate(f.read_text(), model), filepath=rel)
             for finding in policy.findings:
                 finding = enhance_finding(finding)
                 counts[(finding.severity, finding.issue)] += 1

@@ -58,6 +58,23 @@ pub struct Parameter {
     pub allowed_values: Vec<String>,
 }
 
+/// The one partition every regulatory region of the profile is in; `None` when the profile
+/// names no region or regions of several partitions (then `${Partition}` stays a parameter).
+pub fn profile_partition(profile: &Profile) -> Option<&'static str> {
+    let mut found = profile.regulatory_regions.iter().map(|r| partition_of(r));
+    let first = found.next()?;
+    found.all(|p| p == first).then_some(first)
+}
+
+/// Fills `${Partition}` in ARN formats when the profile fixes it: validators (and IAM)
+/// reject an ARN whose partition is not a real one, and the profile leaves no choice.
+pub fn localize(arn: &str, partition: Option<&str>) -> String {
+    match partition {
+        Some(p) => arn.replace("${Partition}", p),
+        None => arn.to_string(),
+    }
+}
+
 /// The AWS partition of a region code.
 fn partition_of(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -77,8 +94,11 @@ pub fn describe(names: &BTreeSet<String>, profile: &Profile) -> Vec<Parameter> {
         ("Account", ("AWS account id owning the resource; the profile's accounts", profile.aws_accounts.clone())),
         ("OrganizationId", ("AWS Organizations id (o-…) of the organisation", Vec::new())),
         ("AllowedSourceIpRanges", ("CIDR ranges corporate access comes from (aws:SourceIp)", Vec::new())),
-        ("BreakGlassRoleArn", ("ARN pattern of the security team's break-glass role", Vec::new())),
-        ("AutomationRoleArn", ("ARN pattern of deployment automation roles that cannot present MFA", Vec::new())),
+        (
+            "BreakGlassRoleName",
+            ("name of the security team's break-glass role (exempt from the logging guardrail)", Vec::new()),
+        ),
+        ("AutomationRoleName", ("name pattern of deployment automation roles that cannot present MFA", Vec::new())),
         ("DeploymentRoleName", ("name of the role the deployer passes to the service", Vec::new())),
     ]);
     names

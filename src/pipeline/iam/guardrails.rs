@@ -27,7 +27,18 @@ fn actions_where(classes: &[Classification], keep: impl Fn(&Classification) -> b
     classes.iter().filter(|c| keep(c)).map(|c| c.action.clone()).collect::<BTreeSet<_>>().into_iter().collect()
 }
 
-pub fn build(prefix: &str, classes: &[Classification], profile: &Profile, knowledge: &Knowledge) -> GuardrailSet {
+/// An ARN pattern for a role of that name in any account of the organisation.
+fn role_in_any_account(partition: &str, name_parameter: &str) -> String {
+    format!("arn:{partition}:iam::*:role/${{{name_parameter}}}")
+}
+
+pub fn build(
+    prefix: &str,
+    classes: &[Classification],
+    profile: &Profile,
+    knowledge: &Knowledge,
+    partition: &str,
+) -> GuardrailSet {
     let mut set = GuardrailSet::default();
     let service = vec![format!("{prefix}:*")];
     let listed = |list: &[String]| list.iter().any(|p| p == prefix);
@@ -63,7 +74,7 @@ pub fn build(prefix: &str, classes: &[Classification], profile: &Profile, knowle
         set.scp.push(Statement::deny("ProtectLoggingAndEncryption", disabling).when(
             "ArnNotLike",
             "aws:PrincipalArn",
-            json!("${BreakGlassRoleArn}"),
+            json!(role_in_any_account(partition, "BreakGlassRoleName")),
         ));
     }
 
@@ -85,7 +96,11 @@ pub fn build(prefix: &str, classes: &[Classification], profile: &Profile, knowle
             set.scp.push(
                 Statement::deny("RequireMfaForSensitiveActions", sensitive)
                     .when("BoolIfExists", "aws:MultiFactorAuthPresent", json!("false"))
-                    .when("ArnNotLike", "aws:PrincipalArn", json!("${AutomationRoleArn}")),
+                    .when(
+                        "ArnNotLike",
+                        "aws:PrincipalArn",
+                        json!(role_in_any_account(partition, "AutomationRoleName")),
+                    ),
             );
         }
     }

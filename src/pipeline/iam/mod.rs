@@ -116,16 +116,18 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let classes = classify_service(prefix, iam, knowledge);
     let (types, types_source) = deployed_types(input, knowledge);
     let handlers = deployer::handler_permissions(catalog, &types, &knowledge.deployer);
+    let partition = arn::profile_partition(input.profile);
     let personas = [
-        personas::administrator(catalog, &classes, input.profile),
-        personas::deployer(catalog, &handlers),
-        personas::operator(catalog, &classes),
-        personas::auditor(catalog, &classes),
-        personas::workload(catalog, &classes, knowledge.workload.services.get(id)),
+        personas::administrator(catalog, &classes, input.profile, partition),
+        personas::deployer(catalog, &handlers, partition),
+        personas::operator(catalog, &classes, partition),
+        personas::auditor(catalog, &classes, partition),
+        personas::workload(catalog, &classes, knowledge.workload.services.get(id), partition),
     ];
-    let guardrails = guardrails::build(prefix, &classes, input.profile, &knowledge.guardrails);
+    let guardrails =
+        guardrails::build(prefix, &classes, input.profile, &knowledge.guardrails, partition.unwrap_or("${Partition}"));
 
-    let mut verifier = Verifier::new(catalog);
+    let mut verifier = Verifier::new(catalog, partition);
     let mut artifacts = Vec::new();
     let mut persona_summaries = Vec::new();
     for persona in &personas {

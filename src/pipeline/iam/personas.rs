@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::json;
 
-use super::arn::resource_arns;
+use super::arn::{localize, resource_arns};
 use super::classify::Classification;
 use super::deployer::HandlerPermissions;
 use super::knowledge::WorkloadEntry;
@@ -26,7 +26,13 @@ pub struct Persona {
 }
 
 /// Groups actions by the set of ARNs they act on: one statement per distinct set.
-pub fn scoped_statements(catalog: &Catalog, sid: &str, actions: &BTreeSet<String>, only: &[String]) -> Vec<Statement> {
+pub fn scoped_statements(
+    catalog: &Catalog,
+    sid: &str,
+    actions: &BTreeSet<String>,
+    only: &[String],
+    partition: Option<&str>,
+) -> Vec<Statement> {
     let mut groups: BTreeMap<BTreeSet<String>, Vec<String>> = BTreeMap::new();
     for action in actions {
         groups.entry(resource_arns(catalog, action, only)).or_default().push(action.clone());
@@ -35,7 +41,11 @@ pub fn scoped_statements(catalog: &Catalog, sid: &str, actions: &BTreeSet<String
         .into_iter()
         .enumerate()
         .map(|(i, (arns, actions))| {
-            let resources = if arns.is_empty() { vec!["*".to_string()] } else { arns.into_iter().collect() };
+            let resources = if arns.is_empty() {
+                vec!["*".to_string()]
+            } else {
+                arns.iter().map(|a| localize(a, partition)).collect()
+            };
             Statement::allow(format!("{sid}{}", i + 1), actions, resources)
         })
         .collect()
@@ -45,12 +55,17 @@ fn names<'a>(classes: impl Iterator<Item = &'a Classification>) -> BTreeSet<Stri
     classes.map(|c| c.action.clone()).collect()
 }
 
-pub fn administrator(catalog: &Catalog, classes: &[Classification], profile: &Profile) -> Persona {
+pub fn administrator(
+    catalog: &Catalog,
+    classes: &[Classification],
+    profile: &Profile,
+    partition: Option<&str>,
+) -> Persona {
     let configure = names(classes.iter().filter(|c| !c.data_read && !c.data_write && !c.is_sensitive()));
     let sensitive = names(classes.iter().filter(|c| c.is_sensitive()));
-    let mut statements = scoped_statements(catalog, "AdministratorConfigure", &configure, &[]);
+    let mut statements = scoped_statements(catalog, "AdministratorConfigure", &configure, &[], partition);
     let sid = if profile.access.mfa { "BreakGlassWithMfa" } else { "AdministratorSensitive" };
-    for statement in scoped_statements(catalog, sid, &sensitive, &[]) {
+    for statement in scoped_statements(catalog, sid, &sensitive, &[], partition) {
         statements.push(if profile.access.mfa {
             statement.when("Bool", "aws:MultiFactorAuthPresent", json!("true")).when(
                 "NumericLessThan",
@@ -74,15 +89,16 @@ pub fn administrator(catalog: &Catalog, classes: &[Classification], profile: &Pr
     }
 }
 
-pub fn deployer(catalog: &Catalog, handlers: &HandlerPermissions) -> Persona {
+pub fn deployer(catalog: &Catalog, handlers: &HandlerPermissions, partition: Option<&str>) -> Persona {
     let mut actions = handlers.actions.clone();
     let pass_role = actions.remove("iam:PassRole");
-    let mut statements = scoped_statements(catalog, "DeployerHandlers", &actions, &[]);
+    let mut statements = scoped_statements(catalog, "DeployerHandlers", &actions, &[], partition);
     if pass_role {
         actions.insert("iam:PassRole".into());
         let principals: Vec<String> = handlers.pass_role_to.iter().map(|p| format!("{p}.amazonaws.com")).collect();
         let only = ["role".to_string()];
-        let arns: Vec<String> = resource_arns(catalog, "iam:PassRole", &only).into_iter().collect();
+        let arns: Vec<String> =
+            resource_arns(catalog, "iam:PassRole", &only).iter().map(|a| localize(a, partition)).collect();
         statements.push(Statement::allow("DeployerPassRoleToService", vec!["iam:PassRole".into()], arns).when(
             "StringEquals",
             "iam:PassedToService",
@@ -97,24 +113,29 @@ fn configuration_read(c: &Classification) -> bool {
     (c.is_level("List") || c.is_level("Read")) && !c.data_read
 }
 
-pub fn operator(catalog: &Catalog, classes: &[Classification]) -> Persona {
+pub fn operator(catalog: &Catalog, classes: &[Classification], partition: Option<&str>) -> Persona {
     let actions = names(classes.iter().filter(|c| configuration_read(c) || c.operate));
-    let statements = scoped_statements(catalog, "OperatorOperateAndRead", &actions, &[]);
+    let statements = scoped_statements(catalog, "OperatorOperateAndRead", &actions, &[], partition);
     let scope =
         "reads configuration and runs operational actions (start, stop, reboot, failover …); no permissions management";
     Persona { name: "operator", scope: scope.into(), actions, statements }
 }
 
-pub fn auditor(catalog: &Catalog, classes: &[Classification]) -> Persona {
+pub fn auditor(catalog: &Catalog, classes: &[Classification], partition: Option<&str>) -> Persona {
     let actions = names(classes.iter().filter(|c| configuration_read(c)));
-    let statements = scoped_statements(catalog, "AuditorReadConfiguration", &actions, &[]);
+    let statements = scoped_statements(catalog, "AuditorReadConfiguration", &actions, &[], partition);
     let scope = "reads and lists configuration; never reads stored data";
     Persona { name: "auditor", scope: scope.into(), actions, statements }
 }
 
 /// The reviewed list when the service has one, else data reads and writes that are not
 /// destructive, permissions management or disabling.
-pub fn workload(catalog: &Catalog, classes: &[Classification], reviewed: Option<&WorkloadEntry>) -> Persona {
+pub fn workload(
+    catalog: &Catalog,
+    classes: &[Classification],
+    reviewed: Option<&WorkloadEntry>,
+    partition: Option<&str>,
+) -> Persona {
     let (actions, only, scope) = match reviewed {
         Some(entry) => (
             entry.actions.iter().filter_map(|a| catalog.action(a).map(|(n, _)| qualify(a, n))).collect(),
@@ -127,7 +148,7 @@ pub fn workload(catalog: &Catalog, classes: &[Classification], reviewed: Option<
             "data reads and writes found by rule (no reviewed list for this service); never destructive",
         ),
     };
-    let statements = scoped_statements(catalog, "WorkloadDataAccess", &actions, &only);
+    let statements = scoped_statements(catalog, "WorkloadDataAccess", &actions, &only, partition);
     Persona { name: "workload", scope: scope.into(), actions, statements }
 }
 

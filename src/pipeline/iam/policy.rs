@@ -115,7 +115,7 @@ fn split_statement(statement: Statement, limit: usize) -> Vec<Statement> {
         }
     }
     for (i, part) in parts.iter_mut().enumerate() {
-        part.sid = format!("{}{}", statement.sid, i + 1);
+        part.sid = format!("{}Part{}", statement.sid, i + 1);
     }
     parts
 }

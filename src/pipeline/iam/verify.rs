@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::arn::catalog_arns;
+use super::arn::{catalog_arns, localize};
 use super::policy::{PolicyDocument, Statement};
 use crate::catalog::Catalog;
 use crate::pipeline::checks::Checks;
@@ -32,13 +32,15 @@ pub struct Subject<'a> {
 
 pub struct Verifier<'a> {
     catalog: &'a Catalog,
+    /// The partition filled into ARN formats, if the profile fixed one.
+    partition: Option<&'a str>,
     checks: Checks,
     seen_actions: BTreeSet<String>,
 }
 
 impl<'a> Verifier<'a> {
-    pub fn new(catalog: &'a Catalog) -> Verifier<'a> {
-        Verifier { catalog, checks: Checks::default(), seen_actions: BTreeSet::new() }
+    pub fn new(catalog: &'a Catalog, partition: Option<&'a str>) -> Verifier<'a> {
+        Verifier { catalog, partition, checks: Checks::default(), seen_actions: BTreeSet::new() }
     }
 
     pub fn finish(self) -> Checks {
@@ -110,7 +112,12 @@ impl<'a> Verifier<'a> {
         if statement.resource.iter().all(|r| r == "*") {
             return;
         }
-        let known: BTreeSet<String> = statement.action.iter().flat_map(|a| catalog_arns(self.catalog, a)).collect();
+        let known: BTreeSet<String> = statement
+            .action
+            .iter()
+            .flat_map(|a| catalog_arns(self.catalog, a))
+            .map(|arn| localize(&arn, self.partition))
+            .collect();
         match statement.resource.iter().find(|r| !known.contains(*r)) {
             Some(r) => {
                 self.checks.fail("iam_resource_arn_from_catalog", at, format!("{r} is no ARN format of these actions"))
