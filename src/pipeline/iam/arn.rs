@@ -8,14 +8,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Action, Catalog};
 use crate::input::Profile;
+
+/// Looks an action up by its exact spelling first (a map lookup) and falls back to the
+/// catalog's case-insensitive scan: the stage looks actions up thousands of times per run.
+pub fn find_action<'c>(catalog: &'c Catalog, qualified: &str) -> Option<(&'c str, &'c Action)> {
+    let (prefix, name) = qualified.split_once(':')?;
+    match catalog.iam(prefix).and_then(|s| s.actions.get_key_value(name)) {
+        Some((n, a)) => Some((n.as_str(), a)),
+        None => catalog.action(qualified),
+    }
+}
 
 /// ARN formats of the action's resource types, restricted to `only` when any of them match.
 /// Empty when the action takes no resource ARN (its statements then use `*`).
 pub fn resource_arns(catalog: &Catalog, qualified: &str, only: &[String]) -> BTreeSet<String> {
     let Some((prefix, _)) = qualified.split_once(':') else { return BTreeSet::new() };
-    let (Some(service), Some((_, action))) = (catalog.iam(prefix), catalog.action(qualified)) else {
+    let (Some(service), Some((_, action))) = (catalog.iam(prefix), find_action(catalog, qualified)) else {
         return BTreeSet::new();
     };
     let wanted: Vec<&String> = action.resource_types.iter().filter(|rt| only.contains(rt)).collect();

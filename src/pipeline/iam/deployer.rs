@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::arn::find_action;
 use super::knowledge::Deployer;
 use crate::catalog::Catalog;
 
@@ -72,7 +73,7 @@ pub fn handler_permissions(catalog: &Catalog, types: &[String], knowledge: &Depl
         };
         for handler in DEPLOY_HANDLERS {
             for permission in rt.handlers.get(handler).into_iter().flatten() {
-                let Some((name, _)) = catalog.action(permission) else {
+                let Some((name, _)) = find_action(catalog, permission) else {
                     dropped
                         .entry((permission.clone(), type_name.clone(), "not an IAM action"))
                         .or_default()

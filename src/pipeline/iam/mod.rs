@@ -85,6 +85,7 @@ fn persona_summary(catalog: &Catalog, persona: &Persona, documents: Vec<Document
     let wildcard_resource_actions =
         persona.actions.iter().filter(|a| arn::catalog_arns(catalog, a).is_empty()).cloned().collect();
     PersonaSummary {
+        attachment_note: model::attachment_note(documents.len()),
         name: persona.name,
         scope: persona.scope.clone(),
         action_count: persona.actions.len(),

@@ -27,6 +27,21 @@ pub struct PersonaSummary {
     pub actions: Vec<String>,
     /// Actions granted on `Resource: "*"` because they accept no resource ARN.
     pub wildcard_resource_actions: Vec<String>,
+    /// Set when the persona needs more managed policies than a role takes by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_note: Option<String>,
+}
+
+/// Managed policies a role may have attached without a quota increase (20 with one).
+pub const DEFAULT_ATTACHED_POLICIES: usize = 10;
+
+/// Why a persona split into more documents than a role takes by default, if it did.
+pub fn attachment_note(documents: usize) -> Option<String> {
+    (documents > DEFAULT_ATTACHED_POLICIES).then(|| {
+        format!(
+            "{documents} managed policies exceed the default {DEFAULT_ATTACHED_POLICIES} per role: request the quota increase (up to 20) or split the persona into several roles"
+        )
+    })
 }
 
 #[derive(Debug, Serialize)]

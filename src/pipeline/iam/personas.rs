@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::json;
 
-use super::arn::{localize, resource_arns};
+use super::arn::{find_action, localize, resource_arns};
 use super::classify::Classification;
 use super::deployer::HandlerPermissions;
 use super::knowledge::WorkloadEntry;
@@ -138,7 +138,7 @@ pub fn workload(
 ) -> Persona {
     let (actions, only, scope) = match reviewed {
         Some(entry) => (
-            entry.actions.iter().filter_map(|a| catalog.action(a).map(|(n, _)| qualify(a, n))).collect(),
+            entry.actions.iter().filter_map(|a| find_action(catalog, a).map(|(n, _)| qualify(a, n))).collect(),
             entry.resource_types.clone(),
             "the data-plane actions an application typically needs (reviewed list)",
         ),

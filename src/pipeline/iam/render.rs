@@ -26,6 +26,9 @@ pub fn markdown(model: &IamModel<'_>) -> String {
     out.push('\n');
     for p in &model.personas {
         let _ = writeln!(out, "### {}\n\n{}\n", p.name, p.scope);
+        if let Some(note) = &p.attachment_note {
+            let _ = writeln!(out, "**Attachment quota:** {note}.\n");
+        }
         documents_table(&mut out, &p.documents);
         let _ = writeln!(out, "Actions: {}\n", code_list(&p.actions));
         let _ = writeln!(

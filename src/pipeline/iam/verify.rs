@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::arn::{catalog_arns, localize};
+use super::arn::{catalog_arns, find_action, localize};
 use super::policy::{PolicyDocument, Statement};
 use crate::catalog::Catalog;
 use crate::pipeline::checks::Checks;
@@ -77,7 +77,7 @@ impl<'a> Verifier<'a> {
             match action.strip_suffix(":*") {
                 Some(prefix) if self.catalog.iam(prefix).is_some() => self.checks.pass("iam_prefix_exists", action),
                 Some(_) => self.checks.fail("iam_prefix_exists", action, "no such IAM service prefix"),
-                None if self.catalog.action(action).is_some_and(|(name, _)| action.ends_with(name)) => {
+                None if find_action(self.catalog, action).is_some_and(|(name, _)| action.ends_with(name)) => {
                     self.checks.pass("iam_action_exists", action)
                 }
                 None => self.checks.fail("iam_action_exists", action, "not in the catalog (or not spelled as it is)"),
@@ -147,7 +147,7 @@ impl<'a> Verifier<'a> {
         if name == "*" {
             return service.condition_keys.contains_key(key);
         }
-        let Some((_, a)) = self.catalog.action(action) else { return false };
+        let Some((_, a)) = find_action(self.catalog, action) else { return false };
         a.condition_keys.iter().any(|k| k == key)
             || a.resource_types
                 .iter()
