@@ -17,11 +17,8 @@ fn main() {
     println!("catalog load: {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
     let profile_path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/profiles/fin-prod.json");
     let profile = Profile::from_slice(&std::fs::read(profile_path).unwrap()).unwrap().0;
-    let services: Vec<String> = if args.is_empty() {
-        catalog.controls().services().map(|s| s.service.clone()).collect()
-    } else {
-        args
-    };
+    let services: Vec<String> =
+        if args.is_empty() { catalog.controls().services().map(|s| s.service.clone()).collect() } else { args };
     println!("{:<22} {:>8} {:>8} {:>8}", "service", "p50 ms", "p95 ms", "max ms");
     let mut all = Vec::new();
     for service in &services {

@@ -9,8 +9,15 @@ use std::path::PathBuf;
 use seccfg::input::Profile;
 use seccfg::pipeline::run_all;
 
-const FILES: &[&str] =
-    &["analysis.md", "controls.json", "rules.guard", "template.yaml", "controls-template.yaml", "main.tf", "controls.tf"];
+const FILES: &[&str] = &[
+    "analysis.md",
+    "controls.json",
+    "rules.guard",
+    "template.yaml",
+    "controls-template.yaml",
+    "main.tf",
+    "controls.tf",
+];
 
 fn check(profile_name: &str, service: &str) -> Vec<String> {
     let catalog = common::catalog();

@@ -117,3 +117,25 @@ fn content_hash_ignores_key_order_and_spacing() {
     .0;
     assert_ne!(a.content_hash(), c.content_hash());
 }
+
+#[test]
+fn contradicting_access_requirements_are_rejected_on_both_fields() {
+    let err = Profile::from_slice(&common::example("profiles/bad-mfa-contradiction.json")).unwrap_err();
+    let mut got = pointers(err);
+    got.sort();
+    assert_eq!(
+        got,
+        vec!["/security_operations/access_management/mfa_required", "/security_requirements/access_requirements/mfa"]
+    );
+
+    let mut doc = common::example_json("profiles/startup-dev.json");
+    doc["security_operations"] = json!({ "access_management": { "ip_restrictions": true } });
+    let err = Profile::from_value(doc).unwrap_err();
+    assert_eq!(
+        pointers(err),
+        vec![
+            "/security_operations/access_management/ip_restrictions",
+            "/security_requirements/access_requirements/ip_restrictions"
+        ]
+    );
+}

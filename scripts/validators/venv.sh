@@ -1,13 +1,15 @@
-# Sourced by the validator scripts: creates or updates .venv-validators from the
-# pinned requirements (only when they changed) and puts it first on PATH.
+# Sourced by scripts/check-iam and scripts/compare-policy-sentry: makes .venv-validators
+# match scripts/validators/requirements.txt (re-installed when the pins change).
 VENV=".venv-validators"
 REQS="scripts/validators/requirements.txt"
-STAMP="$VENV/.requirements.sha256"
-want="$(sha256sum "$REQS" | cut -d' ' -f1)"
-if [[ ! -x "$VENV/bin/python" || "$(cat "$STAMP" 2>/dev/null)" != "$want" ]]; then
-  echo "==> installing pinned validators into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS"
-  echo "$want" > "$STAMP"
-fi
-export PATH="$PWD/$VENV/bin:$PATH"
+ensure_validators_venv() {
+  local stamp="$VENV/.requirements.sha256"
+  local want
+  want="$(sha256sum "$REQS" | cut -d' ' -f1)"
+  if [[ ! -x "$VENV/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    echo "==> installing validators into $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS"
+    echo "$want" >"$stamp"
+  fi
+}

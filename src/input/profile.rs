@@ -295,12 +295,24 @@ fn security_requirements(
     if names_cmk {
         enc.key_rotation = true;
     }
-    if let Some(mfa) = ops
-        .and_then(|o| o.get("access_management"))
-        .and_then(|a| c.boolean("/security_operations/access_management/mfa_required", a.get("mfa_required")))
-    {
-        acc.mfa |= mfa;
-    }
+    let stated = req.get("access_requirements").and_then(Value::as_object);
+    let ops_access = ops.and_then(|o| o.get("access_management"));
+    let mut agree = |ops_field: &str, req_field: &str, current: &mut bool| {
+        let ops_pointer = pointer("/security_operations/access_management", ops_field);
+        let Some(operated) = ops_access.and_then(|a| c.boolean(&ops_pointer, a.get(ops_field))) else { return };
+        let required = stated.and_then(|a| a.get(req_field)).and_then(Value::as_bool);
+        if required.is_some_and(|r| r != operated) {
+            let req_pointer = pointer("/security_requirements/access_requirements", req_field);
+            let detail = format!("contradicts {req_pointer}; both must say the same");
+            c.error(ops_pointer.clone(), detail);
+            c.error(req_pointer, format!("contradicts {ops_pointer}; both must say the same"));
+        }
+        *current |= operated;
+    };
+    // Operations and requirements describe the same access policy twice; a profile where
+    // they disagree cannot be turned into one IAM model, so it is rejected, not guessed.
+    agree("mfa_required", "mfa", &mut acc.mfa);
+    agree("ip_restrictions", "ip_restrictions", &mut acc.ip_restrictions);
     (enc, acc, mon)
 }
 

