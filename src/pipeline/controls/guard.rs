@@ -67,7 +67,7 @@ fn rule(service: &ServiceControls, control: &ControlDef, types: &mut BTreeSet<St
 }
 
 fn clause(setting: &Setting) -> String {
-    let crosses_list = setting.path.contains("[0]");
+    let crosses_list = setting.path.contains('[');
     let path = format!("Properties.{}", guard_path(&setting.path));
     let quantifier = if crosses_list { "some " } else { "" };
     match setting.check_kind() {

@@ -30,8 +30,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let event_rules = detective::event_rules(identity, &controls);
     let controls_template = cloudformation::controls_template(&identity.id, &config_rules, &event_rules);
     let deployed = cloudformation::deployed(&service, &controls);
-    let provider = input.catalog.terraform_provider_version();
-    let core_tf = terraform::core_module(&service, &deployed, &controls, provider);
+    let core_tf = terraform::core_module(input.catalog, &service, &deployed, &controls);
     let controls_tf = terraform::controls_module(&config_rules, &event_rules);
     let rules = guard::rules_file(&service, &controls);
 

@@ -9,25 +9,69 @@ use hcl::{Block, Body};
 use serde_json::Value;
 
 use super::values::{self, snake};
+use crate::catalog::{Catalog, TerraformBlock};
 use crate::knowledge::path::{Segment, segments};
 use crate::knowledge::{ControlDef, ResourceDef, ServiceControls, Setting};
 use crate::pipeline::controls::detective::{ConfigRuleSpec, EventRuleSpec};
 
-/// A resource block being assembled: attributes and nested blocks by path.
+/// A resource block being assembled: attributes and nested blocks (a block name may
+/// repeat, as Terraform allows).
 #[derive(Default)]
 struct Node {
     attributes: BTreeMap<String, Expression>,
-    blocks: BTreeMap<String, Node>,
+    blocks: Vec<(String, Node)>,
 }
 
 impl Node {
+    /// Sets an attribute at `path`; leading segments name the first block of that name.
     fn set(&mut self, path: &[String], value: Expression) {
         match path {
             [] => {}
             [last] => {
                 self.attributes.insert(last.clone(), value);
             }
-            [first, rest @ ..] => self.blocks.entry(first.clone()).or_default().set(rest, value),
+            [first, rest @ ..] => self.block(first).set(rest, value),
+        }
+    }
+
+    fn block(&mut self, name: &str) -> &mut Node {
+        match self.blocks.iter().position(|(n, _)| n == name) {
+            Some(i) => &mut self.blocks[i].1,
+            None => {
+                self.blocks.push((name.to_string(), Node::default()));
+                &mut self.blocks.last_mut().expect("just pushed").1
+            }
+        }
+    }
+
+    /// Writes a definition value: maps and lists of maps become nested blocks where the
+    /// provider schema says the name is a block, everything else an attribute.
+    fn put(&mut self, sc: &ServiceControls, schema: Option<&TerraformBlock>, path: &[String], value: &Value) {
+        let Some((last, parents)) = path.split_last() else { return };
+        let mut node = self;
+        let mut block_schema = schema;
+        for p in parents {
+            block_schema = block_schema.and_then(|b| b.blocks.get(p));
+            node = node.block(p);
+        }
+        let child = block_schema.and_then(|b| b.blocks.get(last));
+        match (child, value) {
+            (Some(child), Value::Object(map)) if !values::is_reference(value) => {
+                let inner = node.block(last);
+                for (k, v) in map {
+                    inner.put(sc, Some(child), std::slice::from_ref(k), v);
+                }
+            }
+            (Some(child), Value::Array(items)) if items.iter().all(Value::is_object) => {
+                for item in items {
+                    let mut inner = Node::default();
+                    for (k, v) in item.as_object().into_iter().flatten() {
+                        inner.put(sc, Some(child), std::slice::from_ref(k), v);
+                    }
+                    node.blocks.push((last.clone(), inner));
+                }
+            }
+            _ => node.set(std::slice::from_ref(last), values::terraform(sc, value)),
         }
     }
 
@@ -54,6 +98,9 @@ impl Node {
         }
         for (k, node) in &self.blocks {
             prefix.push(k.clone());
+            if node.attributes.is_empty() && node.blocks.is_empty() {
+                out.push(prefix.clone());
+            }
             node.paths(prefix, out);
             prefix.pop();
         }
@@ -83,12 +130,9 @@ fn path_of(setting: &Setting) -> Vec<String> {
 }
 
 /// The core module: resources, companions, the KMS key when used, variables, outputs.
-pub fn core_module(
-    sc: &ServiceControls,
-    deployed: &[&ResourceDef],
-    controls: &[&ControlDef],
-    provider: &str,
-) -> Module {
+pub fn core_module(catalog: &Catalog, sc: &ServiceControls, deployed: &[&ResourceDef], controls: &[&ControlDef]) -> Module {
+    let provider = catalog.terraform_provider_version();
+    let main_id = deployed.iter().find(|r| r.with_control.is_none()).map(|r| r.id.clone());
     let mut nodes: BTreeMap<(String, String), Node> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
     let mut raw_values: Vec<Value> = Vec::new();
@@ -97,13 +141,16 @@ pub fn core_module(
         let key = (tf.kind.clone(), snake(&resource.id));
         let node = nodes.entry(key.clone()).or_default();
         order.push(key);
+        let schema = catalog.terraform_resource(&tf.kind);
         for (arg, v) in &tf.arguments {
-            node.set(std::slice::from_ref(arg), values::terraform(sc, v));
+            node.put(sc, schema, std::slice::from_ref(arg), v);
             raw_values.push(v.clone());
         }
         for control in controls {
-            let owns = control.cloudformation.as_ref().is_some_and(|c| c.resource == resource.id);
-            if !owns {
+            // A control's Terraform settings follow its CloudFormation resource, or the
+            // service's main resource when it configures no CloudFormation property.
+            let target = control.cloudformation.as_ref().map(|c| c.resource.clone()).or_else(|| main_id.clone());
+            if target.as_deref() != Some(resource.id.as_str()) {
                 continue;
             }
             for part in &control.terraform {
@@ -114,13 +161,14 @@ pub fn core_module(
                 if !order.contains(&key) {
                     order.push(key.clone());
                 }
+                let part_schema = catalog.terraform_resource(&key.0);
                 let node = nodes.entry(key).or_default();
                 if let Some(link) = &part.link {
                     let address = format!("{}.{}.id", tf.kind, snake(&resource.id));
                     node.set(std::slice::from_ref(link), reference(&address));
                 }
                 for setting in &part.settings {
-                    node.set(&path_of(setting), values::terraform(sc, &setting.value));
+                    node.put(sc, part_schema, &path_of(setting), &setting.value);
                     raw_values.push(setting.value.clone());
                 }
             }
@@ -168,8 +216,18 @@ pub fn core_module(
             .build();
         body = body.add_block(output);
     }
-    let text = hcl::format::to_string(&body.build()).unwrap_or_default();
+    let mut text = hcl::format::to_string(&body.build()).unwrap_or_default();
+    text.push_str(&data_sources(&text));
     Module { text, resources }
+}
+
+/// Declares the data sources that `${AWS::…}` substitutions refer to.
+fn data_sources(text: &str) -> String {
+    ["aws_partition", "aws_caller_identity", "aws_region"]
+        .iter()
+        .filter(|d| text.contains(&format!("data.{d}.current")))
+        .map(|d| format!("\ndata \"{d}\" \"current\" {{}}\n"))
+        .collect()
 }
 
 pub fn controls_module(config: &[ConfigRuleSpec], events: &[EventRuleSpec]) -> Module {

@@ -31,6 +31,11 @@ pub fn snake(name: &str) -> String {
     out
 }
 
+/// True when the value is one of the reference forms rather than a literal map.
+pub fn is_reference(v: &Value) -> bool {
+    reference(v).is_some()
+}
+
 /// The single reference key of a one-entry map, if it is one of ours.
 fn reference(v: &Value) -> Option<(&str, &Value)> {
     let map = v.as_object()?;
