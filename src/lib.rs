@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod input;
+pub mod knowledge;
 pub mod pipeline;
 pub mod server;
 pub mod store;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::knowledge::ControlLibrary;
+
 use super::{Catalog, CfnResourceType, IamService, Manifest, SdkService, ServiceIdentity, resolve::normalize};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +79,17 @@ impl Catalog {
             }
         }
         let names = name_index(&identities, &aliases.aliases);
-        Ok(Catalog { manifest, iam, cfn, identities, names })
+        let controls = ControlLibrary::load(&knowledge_dir.join("controls"))
+            .map_err(|e| CatalogError::Invalid { path: e.path, message: e.message })?;
+        for service in controls.services() {
+            if !identities.contains_key(&service.service) {
+                return Err(CatalogError::Invalid {
+                    path: knowledge_dir.join("controls").join(format!("{}.yaml", service.service)),
+                    message: format!("service '{}' is not in the catalog", service.service),
+                });
+            }
+        }
+        Ok(Catalog { manifest, iam, cfn, identities, names, controls })
     }
 
     /// Loads from `SECCFG_CATALOG_DIR` / `SECCFG_KNOWLEDGE_DIR`, defaulting to the repo layout.

@@ -3,9 +3,11 @@
 //!
 //! Stages reference nothing that is not here; that is what makes a bundle checkable.
 
+mod compliance;
 mod load;
 mod resolve;
 
+pub use compliance::{CheckovCheck, ConfigRule, FrameworkFacts, ProwlerCheck, SecurityHubControl, TerraformResource};
 pub use load::CatalogError;
 pub use resolve::{Resolution, Suggestion};
 
@@ -121,9 +123,15 @@ pub struct Catalog {
     identities: BTreeMap<String, ServiceIdentity>,
     /// Normalised name → canonical ids it denotes (more than one means ambiguous).
     names: HashMap<String, Vec<String>>,
+    /// The team's reviewed control definitions, loaded with the facts they are checked against.
+    controls: crate::knowledge::ControlLibrary,
 }
 
 impl Catalog {
+    pub fn controls(&self) -> &crate::knowledge::ControlLibrary {
+        &self.controls
+    }
+
     pub fn version(&self) -> &str {
         &self.manifest.catalog_version
     }

@@ -8,7 +8,7 @@ mod profile;
 mod request;
 mod validate;
 
-pub use profile::{Framework, Profile, RiskLevel};
+pub use profile::{DataClassification, Framework, Profile, RiskLevel, THREAT_VECTORS};
 pub use request::{ServiceRequest, ServiceRequestItem};
 pub use validate::{FieldError, InputError, Warning};
 

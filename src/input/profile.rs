@@ -140,7 +140,7 @@ const TOP_LEVEL: &[&str] = &[
     "threat_model",
 ];
 
-const THREAT_VECTORS: &[&str] = &[
+pub const THREAT_VECTORS: &[&str] = &[
     "data_exfiltration",
     "unauthorized_access",
     "privilege_escalation",

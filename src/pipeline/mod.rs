@@ -5,8 +5,12 @@
 //! output that later stages read; the engine persists both, which is what lets a
 //! run resume after a crash without redoing finished stages.
 
+pub mod analyze;
 pub mod checks;
 pub mod collect;
+pub mod controls;
+pub mod iac;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -21,14 +25,22 @@ use crate::input::Profile;
 #[serde(rename_all = "lowercase")]
 pub enum StageName {
     Collect,
+    Analyze,
+    Controls,
+    Iac,
+    Verify,
 }
 
 impl StageName {
-    pub const PIPELINE: &'static [StageName] = &[StageName::Collect];
+    pub const PIPELINE: &'static [StageName] = &[StageName::Collect, StageName::Analyze, StageName::Controls, StageName::Iac, StageName::Verify];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StageName::Collect => "collect",
+            StageName::Analyze => "analyze",
+            StageName::Controls => "controls",
+            StageName::Iac => "iac",
+            StageName::Verify => "verify",
         }
     }
 
@@ -82,8 +94,50 @@ pub struct StageInput<'a> {
     pub previous: &'a [(StageName, Value)],
 }
 
+impl StageInput<'_> {
+    /// The run's service, which `collect` has already proven to be in the catalog.
+    pub fn service(&self) -> Result<&crate::catalog::ServiceIdentity, StageError> {
+        self.catalog.service(self.service_id).ok_or_else(|| {
+            StageError::Permanent(format!("service '{}' is not in catalog {}", self.service_id, self.catalog.version()))
+        })
+    }
+
+    /// The output of an earlier stage of this run.
+    pub fn previous(&self, stage: StageName) -> Option<&Value> {
+        self.previous.iter().find(|(name, _)| *name == stage).map(|(_, v)| v)
+    }
+
+    /// The controls `analyze` selected: the service's control set and the chosen ids with priorities.
+    pub fn selected_controls(
+        &self,
+    ) -> Result<(std::borrow::Cow<'_, crate::knowledge::ServiceControls>, Vec<(String, crate::knowledge::Priority)>), StageError>
+    {
+        let service = self.service()?;
+        let controls = crate::knowledge::for_service(self.catalog, service)
+            .ok_or_else(|| StageError::Permanent(format!("no controls for '{}'", service.id)))?;
+        let analysis = self
+            .previous(StageName::Analyze)
+            .ok_or_else(|| StageError::Permanent("the analyze stage's output is missing".into()))?;
+        let selected: Vec<(String, crate::knowledge::Priority)> =
+            serde_json::from_value(analysis["selected"].clone()).map(|v: Vec<SelectedRef>| {
+                v.into_iter().map(|s| (s.id, s.priority)).collect()
+            }).map_err(|e| StageError::Permanent(format!("analyze output is malformed: {e}")))?;
+        Ok((controls, selected))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SelectedRef {
+    id: String,
+    priority: crate::knowledge::Priority,
+}
+
 pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     match stage {
         StageName::Collect => collect::run(input),
+        StageName::Analyze => analyze::run(input),
+        StageName::Controls => controls::run(input),
+        StageName::Iac => iac::run(input),
+        StageName::Verify => verify::run(input),
     }
 }

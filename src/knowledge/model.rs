@@ -1,0 +1,224 @@
+//! The shape of `knowledge/controls/<service>.yaml` (documented in docs/CONTROLS.md).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// All control knowledge for one service: the core resources it deploys and the controls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceControls {
+    pub service: String,
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+    #[serde(default)]
+    pub resources: Vec<ResourceDef>,
+    pub controls: Vec<ControlDef>,
+    /// True when generated from resource schemas rather than reviewed by the team.
+    #[serde(default)]
+    pub derived: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: String,
+    #[serde(rename = "type", default = "string_type")]
+    pub kind: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+fn string_type() -> String {
+    "String".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceDef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Deploy only when this control is selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_control: Option<String>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terraform: Option<TerraformResourceDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformResourceDef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub arguments: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Priority {
+    pub fn raised(self) -> Priority {
+        match self {
+            Priority::Low => Priority::Medium,
+            Priority::Medium => Priority::High,
+            _ => Priority::Critical,
+        }
+    }
+
+    pub fn lowered(self) -> Priority {
+        match self {
+            Priority::Critical => Priority::High,
+            Priority::High => Priority::Medium,
+            _ => Priority::Low,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stride {
+    Spoofing,
+    Tampering,
+    Repudiation,
+    InformationDisclosure,
+    DenialOfService,
+    ElevationOfPrivilege,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    DataProtection,
+    Network,
+    Access,
+    Logging,
+    Resilience,
+    Governance,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlDef {
+    pub id: String,
+    pub title: String,
+    pub rationale: String,
+    pub category: Category,
+    pub stride: Vec<Stride>,
+    #[serde(default)]
+    pub requires: Vec<String>,
+    pub priority: Priority,
+    #[serde(default)]
+    pub escalates_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudformation: Option<CfnPart>,
+    #[serde(default)]
+    pub terraform: Vec<TerraformPart>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detective: Option<Detective>,
+    #[serde(default)]
+    pub security_hub: Vec<String>,
+    #[serde(default)]
+    pub checkov: Vec<String>,
+    #[serde(default)]
+    pub prowler: Vec<String>,
+    /// An SCP statement (IAM policy grammar), without Sid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preventive: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responsive: Option<Responsive>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CfnPart {
+    pub resource: String,
+    pub settings: Vec<Setting>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Equals,
+    Exists,
+    AtLeast,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setting {
+    pub path: String,
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckKind>,
+}
+
+impl Setting {
+    /// The Guard clause kind: explicit, else `equals` for scalars and `exists` for the rest.
+    pub fn check_kind(&self) -> CheckKind {
+        self.check.unwrap_or(match self.value {
+            Value::String(_) | Value::Bool(_) | Value::Number(_) => CheckKind::Equals,
+            _ => CheckKind::Exists,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformPart {
+    /// Companion resource type; `None` = the control's own resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    pub settings: Vec<Setting>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Detective {
+    pub config_rule: String,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Responsive {
+    pub events: Vec<String>,
+    pub remediation: String,
+}
+
+impl ServiceControls {
+    pub fn empty() -> ServiceControls {
+        ServiceControls { service: String::new(), parameters: vec![], resources: vec![], controls: vec![], derived: false }
+    }
+
+    pub fn resource(&self, id: &str) -> Option<&ResourceDef> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+
+    pub fn control(&self, id: &str) -> Option<&ControlDef> {
+        self.controls.iter().find(|c| c.id == id)
+    }
+}

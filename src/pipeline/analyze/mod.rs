@@ -1,0 +1,151 @@
+//! `analyze`: which controls the profile calls for, how urgent each is, why (in
+//! the profile's own facts), which STRIDE threats it mitigates, and which
+//! requirements of the profile's frameworks it satisfies.
+
+mod frameworks;
+mod render;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Artifact, StageError, StageInput, StageOutput};
+use crate::knowledge::{self, Priority, Selected, Stride, requirements};
+
+#[derive(Serialize)]
+pub(crate) struct Trigger {
+    key: String,
+    fact: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Recommendation {
+    control_id: String,
+    title: String,
+    category: knowledge::Category,
+    priority: Priority,
+    rationale: String,
+    triggered_by: Vec<Trigger>,
+    stride: Vec<Stride>,
+    /// Framework id → requirement ids, only for frameworks the profile names.
+    frameworks: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct NotSelected {
+    control_id: String,
+    title: String,
+    /// Requirement keys the profile does not state.
+    missing: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Analysis {
+    catalog_version: String,
+    service: String,
+    profile_id: String,
+    controls_source: &'static str,
+    recommendations: Vec<Recommendation>,
+    not_selected: Vec<NotSelected>,
+    priorities: BTreeMap<&'static str, usize>,
+    framework_coverage: BTreeMap<String, frameworks::Coverage>,
+    stride_coverage: BTreeMap<String, Vec<String>>,
+}
+
+pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
+    let service = input.service()?;
+    let Some(controls) = knowledge::for_service(input.catalog, service) else {
+        return Err(StageError::Permanent(format!(
+            "no reviewed controls for '{}' and none can be derived from its CloudFormation schemas",
+            service.id
+        )));
+    };
+    let selected = knowledge::select(&controls, input.profile);
+    let recommendations: Vec<Recommendation> = selected.iter().map(|s| recommendation(input, s)).collect();
+    let analysis = Analysis {
+        catalog_version: input.catalog.version().to_string(),
+        service: service.id.clone(),
+        profile_id: input.profile.profile_id.clone(),
+        controls_source: if controls.derived { "derived" } else { "reviewed" },
+        not_selected: not_selected(input, &controls.controls, &selected),
+        priorities: count_priorities(&recommendations),
+        framework_coverage: frameworks::coverage(input, &recommendations),
+        stride_coverage: stride_coverage(&recommendations),
+        recommendations: sorted(recommendations),
+    };
+    let output = serde_json::json!({
+        "derived": controls.derived,
+        "selected": analysis.recommendations.iter()
+            .map(|r| serde_json::json!({ "id": r.control_id, "priority": r.priority }))
+            .collect::<Vec<_>>(),
+    });
+    let markdown = render::markdown(&analysis);
+    Ok(StageOutput {
+        output,
+        artifacts: vec![Artifact::json("analysis.json", &analysis), Artifact::markdown("analysis.md", markdown)],
+    })
+}
+
+fn recommendation(input: &StageInput<'_>, s: &Selected<'_>) -> Recommendation {
+    let c = s.control;
+    let triggered_by: Vec<Trigger> = s
+        .triggered_by
+        .iter()
+        .map(|k| Trigger { key: k.to_string(), fact: requirements::describe(input.profile, k) })
+        .collect();
+    let rationale = if triggered_by.is_empty() {
+        format!("{} Baseline for every profile.", c.rationale)
+    } else {
+        let facts: Vec<&str> = triggered_by.iter().map(|t| t.fact.as_str()).collect();
+        format!("{} The profile states: {}.", c.rationale, facts.join("; "))
+    };
+    Recommendation {
+        control_id: c.id.clone(),
+        title: c.title.clone(),
+        category: c.category,
+        priority: s.priority,
+        rationale,
+        triggered_by,
+        stride: c.stride.clone(),
+        frameworks: frameworks::for_control(input, c),
+    }
+}
+
+fn not_selected(
+    input: &StageInput<'_>,
+    all: &[knowledge::ControlDef],
+    selected: &[Selected<'_>],
+) -> Vec<NotSelected> {
+    all.iter()
+        .filter(|c| !selected.iter().any(|s| s.control.id == c.id))
+        .map(|c| NotSelected {
+            control_id: c.id.clone(),
+            title: c.title.clone(),
+            missing: c.requires.iter().filter(|k| !requirements::holds(input.profile, k)).cloned().collect(),
+        })
+        .collect()
+}
+
+fn sorted(mut recs: Vec<Recommendation>) -> Vec<Recommendation> {
+    recs.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.control_id.cmp(&b.control_id)));
+    recs
+}
+
+fn count_priorities(recs: &[Recommendation]) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for r in recs {
+        *out.entry(r.priority.as_str()).or_insert(0) += 1;
+    }
+    out
+}
+
+fn stride_coverage(recs: &[Recommendation]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in recs {
+        for s in &r.stride {
+            let key = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            out.entry(key).or_default().push(r.control_id.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,276 @@
+//! Terraform (HCL, written with hcl-rs) equivalent to the CloudFormation template:
+//! the same resources and the same control settings, with companion resources
+//! where the AWS provider splits a setting out of the main resource.
+
+use std::collections::BTreeMap;
+
+use hcl::expr::Expression;
+use hcl::{Block, Body};
+use serde_json::Value;
+
+use super::values::{self, snake};
+use crate::knowledge::path::{Segment, segments};
+use crate::knowledge::{ControlDef, ResourceDef, ServiceControls, Setting};
+use crate::pipeline::controls::detective::{ConfigRuleSpec, EventRuleSpec};
+
+/// A resource block being assembled: attributes and nested blocks by path.
+#[derive(Default)]
+struct Node {
+    attributes: BTreeMap<String, Expression>,
+    blocks: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn set(&mut self, path: &[String], value: Expression) {
+        match path {
+            [] => {}
+            [last] => {
+                self.attributes.insert(last.clone(), value);
+            }
+            [first, rest @ ..] => self.blocks.entry(first.clone()).or_default().set(rest, value),
+        }
+    }
+
+    fn into_block(self, ident: &str, labels: &[&str]) -> Block {
+        let mut builder = Block::builder(ident);
+        for l in labels {
+            builder = builder.add_label(*l);
+        }
+        for (k, v) in self.attributes {
+            builder = builder.add_attribute((k, v));
+        }
+        for (k, node) in self.blocks {
+            builder = builder.add_block(node.into_block(&k, &[]));
+        }
+        builder.build()
+    }
+
+    /// Argument paths of the block, for checking against the provider schema.
+    fn paths(&self, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for k in self.attributes.keys() {
+            let mut p = prefix.clone();
+            p.push(k.clone());
+            out.push(p);
+        }
+        for (k, node) in &self.blocks {
+            prefix.push(k.clone());
+            node.paths(prefix, out);
+            prefix.pop();
+        }
+    }
+}
+
+/// One generated Terraform resource: type, name and the argument paths it sets.
+pub struct TfResource {
+    pub kind: String,
+    pub name: String,
+    pub paths: Vec<Vec<String>>,
+}
+
+pub struct Module {
+    pub text: String,
+    pub resources: Vec<TfResource>,
+}
+
+fn path_of(setting: &Setting) -> Vec<String> {
+    segments(&setting.path)
+        .into_iter()
+        .filter_map(|s| match s {
+            Segment::Key(k) => Some(k),
+            Segment::Index(_) => None,
+        })
+        .collect()
+}
+
+/// The core module: resources, companions, the KMS key when used, variables, outputs.
+pub fn core_module(sc: &ServiceControls, deployed: &[&ResourceDef], controls: &[&ControlDef], provider: &str) -> Module {
+    let mut nodes: BTreeMap<(String, String), Node> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut raw_values: Vec<Value> = Vec::new();
+    for resource in deployed {
+        let Some(tf) = &resource.terraform else { continue };
+        let key = (tf.kind.clone(), snake(&resource.id));
+        let node = nodes.entry(key.clone()).or_default();
+        order.push(key);
+        for (arg, v) in &tf.arguments {
+            node.set(std::slice::from_ref(arg), values::terraform(sc, v));
+            raw_values.push(v.clone());
+        }
+        for control in controls {
+            let owns = control.cloudformation.as_ref().is_some_and(|c| c.resource == resource.id);
+            if !owns {
+                continue;
+            }
+            for part in &control.terraform {
+                let key = match &part.resource {
+                    Some(kind) => (kind.clone(), snake(&resource.id)),
+                    None => (tf.kind.clone(), snake(&resource.id)),
+                };
+                if !order.contains(&key) {
+                    order.push(key.clone());
+                }
+                let node = nodes.entry(key).or_default();
+                if let Some(link) = &part.link {
+                    let address = format!("{}.{}.id", tf.kind, snake(&resource.id));
+                    node.set(std::slice::from_ref(link), reference(&address));
+                }
+                for setting in &part.settings {
+                    node.set(&path_of(setting), values::terraform(sc, &setting.value));
+                    raw_values.push(setting.value.clone());
+                }
+            }
+        }
+    }
+    let all = Value::Array(raw_values);
+    let mut body = Body::builder().add_block(terraform_block(provider));
+    body = body.add_block(provider_block());
+    let mut referenced = Vec::new();
+    values::collect_refs(&all, &mut referenced);
+    body = body.add_block(variable_block("region", "string", "AWS region to deploy into.", None));
+    for p in sc.parameters.iter().filter(|p| referenced.contains(&p.name)) {
+        let kind = match p.kind.as_str() {
+            "Number" => "number",
+            "CommaDelimitedList" | "List<String>" => "list(string)",
+            _ => "string",
+        };
+        body = body.add_block(variable_block(&snake(&p.name), kind, &p.description, p.default.as_ref()));
+    }
+    let mut resources = Vec::new();
+    if values::uses_kms_key(&all) {
+        let mut key = Node::default();
+        key.set(&["description".into()], Expression::String("Customer managed key for the service's data (seccfg)".into()));
+        key.set(&["enable_key_rotation".into()], Expression::Bool(true));
+        key.set(&["deletion_window_in_days".into()], Expression::Number(30.into()));
+        order.insert(0, ("aws_kms_key".into(), "data_key".into()));
+        nodes.insert(("aws_kms_key".into(), "data_key".into()), key);
+    }
+    for key in &order {
+        let Some(node) = nodes.remove(key) else { continue };
+        let mut paths = Vec::new();
+        node.paths(&mut Vec::new(), &mut paths);
+        resources.push(TfResource { kind: key.0.clone(), name: key.1.clone(), paths });
+        body = body.add_block(node.into_block("resource", &[&key.0, &key.1]));
+    }
+    for r in resources.iter().filter(|r| deployed.iter().any(|d| d.terraform.as_ref().is_some_and(|t| t.kind == r.kind))) {
+        let output = Block::builder("output")
+            .add_label(format!("{}_id", r.name))
+            .add_attribute(("value", reference(&format!("{}.{}.id", r.kind, r.name))))
+            .build();
+        body = body.add_block(output);
+    }
+    let text = hcl::format::to_string(&body.build()).unwrap_or_default();
+    Module { text, resources }
+}
+
+pub fn controls_module(config: &[ConfigRuleSpec], events: &[EventRuleSpec]) -> Module {
+    let mut body = Body::builder();
+    let mut resources = Vec::new();
+    for rule in config {
+        let name = snake(&rule.control_id.replace('-', "_")).to_ascii_lowercase();
+        let mut node = Node::default();
+        node.set(&["name".into()], Expression::String(rule.name.clone()));
+        node.set(&["source".into(), "owner".into()], Expression::String("AWS".into()));
+        node.set(&["source".into(), "source_identifier".into()], Expression::String(rule.source_identifier.clone()));
+        if !rule.input_parameters.is_empty() {
+            let json = serde_json::to_string(&rule.input_parameters).unwrap_or_default();
+            node.set(&["input_parameters".into()], Expression::String(json));
+        }
+        if !rule.scope.is_empty() {
+            let types = rule.scope.iter().map(|t| Expression::String(t.clone())).collect();
+            node.set(&["scope".into(), "compliance_resource_types".into()], Expression::Array(types));
+        }
+        let mut paths = Vec::new();
+        node.paths(&mut Vec::new(), &mut paths);
+        resources.push(TfResource { kind: "aws_config_config_rule".into(), name: name.clone(), paths });
+        body = body.add_block(node.into_block("resource", &["aws_config_config_rule", &name]));
+    }
+    if !events.is_empty() {
+        body = body.add_block(variable_block("alert_topic_arn", "string", "SNS topic that receives security alerts.", None));
+    }
+    for rule in events {
+        let name = format!("{}_drift", rule.control_id.replace('-', "_").to_ascii_lowercase());
+        let mut node = Node::default();
+        node.set(&["name".into()], Expression::String(rule.name.clone()));
+        node.set(&["event_pattern".into()], Expression::String(rule.event_pattern.to_string()));
+        let mut target = Node::default();
+        target.set(&["rule".into()], reference(&format!("aws_cloudwatch_event_rule.{name}.name")));
+        target.set(&["arn".into()], reference("var.alert_topic_arn"));
+        let mut paths = Vec::new();
+        node.paths(&mut Vec::new(), &mut paths);
+        resources.push(TfResource { kind: "aws_cloudwatch_event_rule".into(), name: name.clone(), paths });
+        let mut tpaths = Vec::new();
+        target.paths(&mut Vec::new(), &mut tpaths);
+        resources.push(TfResource { kind: "aws_cloudwatch_event_target".into(), name: name.clone(), paths: tpaths });
+        body = body.add_block(node.into_block("resource", &["aws_cloudwatch_event_rule", &name]));
+        body = body.add_block(target.into_block("resource", &["aws_cloudwatch_event_target", &name]));
+    }
+    Module { text: hcl::format::to_string(&body.build()).unwrap_or_default(), resources }
+}
+
+fn reference(address: &str) -> Expression {
+    values::traversal(address)
+}
+
+fn terraform_block(provider: &str) -> Block {
+    let mut aws = hcl::Object::new();
+    aws.insert(hcl::ObjectKey::from("source"), Expression::String("hashicorp/aws".into()));
+    aws.insert(hcl::ObjectKey::from("version"), Expression::String(format!("= {provider}")));
+    Block::builder("terraform")
+        .add_attribute(("required_version", ">= 1.5.0"))
+        .add_block(Block::builder("required_providers").add_attribute(("aws", Expression::Object(aws))).build())
+        .build()
+}
+
+fn provider_block() -> Block {
+    Block::builder("provider").add_label("aws").add_attribute(("region", reference("var.region"))).build()
+}
+
+fn variable_block(name: &str, kind: &str, description: &str, default: Option<&Value>) -> Block {
+    let mut b = Block::builder("variable")
+        .add_label(name)
+        .add_attribute(("type", reference(kind)))
+        .add_attribute(("description", description));
+    if let Some(d) = default {
+        b = b.add_attribute(("default", values::terraform(&ServiceControls::empty(), d)));
+    }
+    b.build()
+}
+
+/// Aligns the `=` of consecutive one-line attributes at the same indentation, as
+/// `terraform fmt` does, so the generated files pass `terraform fmt -check`.
+pub fn align_equals(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((indent, _)) = attribute(lines[i]) else {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        };
+        let mut j = i;
+        while j < lines.len() && attribute(lines[j]).is_some_and(|(ind, _)| ind == indent) {
+            j += 1;
+        }
+        let width = lines[i..j].iter().filter_map(|l| attribute(l)).map(|(_, key)| key.len()).max().unwrap_or(0);
+        for line in &lines[i..j] {
+            let (ind, key) = attribute(line).expect("attribute line");
+            let value = line[ind + key.len()..].trim_start().trim_start_matches('=').trim_start();
+            out.push(format!("{}{key:<width$} = {value}", " ".repeat(ind)));
+        }
+        i = j;
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+/// `(indent, key)` of a single-line `key = value` attribute; multi-line values end a run.
+fn attribute(line: &str) -> Option<(usize, &str)> {
+    let indent = line.len() - line.trim_start().len();
+    let rest = line.trim_start();
+    let (key, value) = rest.split_once(" = ")?;
+    let simple_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-\"".contains(c));
+    let opens_block = value.trim_end().ends_with('{') || value.trim_end().ends_with('[') || value.trim_end().ends_with('(');
+    (simple_key && !opens_block).then_some((indent, key))
+}

@@ -1,0 +1,208 @@
+//! In-run verification of the generated templates: every CloudFormation property
+//! exists in its resource schema, every Terraform argument in the provider schema,
+//! and every Guard rule passes on the template and fails once its control is removed.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::cloudformation::remove_path;
+use crate::catalog::{Catalog, CfnResourceType};
+use crate::knowledge::{ControlDef, ServiceControls};
+use crate::pipeline::checks::Checks;
+use crate::pipeline::controls::guard::rule_name;
+
+use super::terraform::TfResource;
+
+/// Every property the template sets, walked against the resource schema.
+pub fn cfn_properties(catalog: &Catalog, template: &Value, checks: &mut Checks) {
+    for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let Some(schema) = catalog.resource_type(kind) else {
+            checks.fail("cfn_resource_type_exists", format!("{id} {kind}"), "not in catalog");
+            continue;
+        };
+        checks.pass("cfn_resource_type_exists", format!("{id} {kind}"));
+        let props = resource["Properties"].as_object().cloned().unwrap_or_default();
+        for required in &schema.required {
+            let ok = props.contains_key(required);
+            checks.record("cfn_required_property_set", format!("{kind}.{required}"), ok, if ok { "" } else { "missing" });
+        }
+        for (name, value) in &props {
+            let mut errors = Vec::new();
+            match schema.properties.get(name) {
+                Some(node) => walk(schema, node, value, name, &mut errors),
+                None => errors.push(format!("{name} is not a property")),
+            }
+            let subject = format!("{kind}.{name}");
+            checks.record("cfn_property_exists", subject, errors.is_empty(), errors.join("; "));
+        }
+    }
+}
+
+fn is_intrinsic(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| m.len() == 1 && m.keys().all(|k| k == "Ref" || k.starts_with("Fn::")))
+}
+
+fn walk(schema: &CfnResourceType, node: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    if is_intrinsic(value) {
+        return;
+    }
+    let node = resolve(schema, node);
+    if let Some(allowed) = node["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{path}: {value} is not one of the allowed values"));
+    }
+    match value {
+        Value::Object(map) => {
+            if let Some(props) = node["properties"].as_object() {
+                for (k, v) in map {
+                    match props.get(k) {
+                        Some(child) => walk(schema, child, v, &format!("{path}.{k}"), errors),
+                        None => errors.push(format!("{path}.{k} is not in the schema")),
+                    }
+                }
+            } else if let Some(child) = node.get("map_values") {
+                for (k, v) in map {
+                    walk(schema, child, v, &format!("{path}.{k}"), errors);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(child) = node.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    walk(schema, child, v, &format!("{path}[{i}]"), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn resolve<'a>(schema: &'a CfnResourceType, node: &'a Value) -> &'a Value {
+    let mut node = node;
+    for _ in 0..8 {
+        match node["ref"].as_str().and_then(|r| schema.definitions.get(r)) {
+            Some(def) => node = def,
+            None => break,
+        }
+    }
+    node
+}
+
+/// Terraform resource types and argument paths against the provider schema.
+pub fn terraform(catalog: &Catalog, resources: &[TfResource], checks: &mut Checks) {
+    for r in resources {
+        let Some(schema) = catalog.terraform_resource(&r.kind) else {
+            if catalog.has_compliance_data() {
+                checks.fail("terraform_resource_exists", &r.kind, "not in the provider schema");
+            }
+            continue;
+        };
+        checks.pass("terraform_resource_exists", &r.kind);
+        for path in &r.paths {
+            let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+            let ok = schema.has_path(&parts);
+            let subject = format!("{}.{}", r.kind, path.join("."));
+            checks.record("terraform_argument_exists", subject, ok, if ok { "" } else { "not an argument" });
+        }
+    }
+}
+
+/// Outcome of evaluating a rules file: rule name → passed (`None` = not applicable).
+///
+/// Reads the evaluation record tree (`verbose`) rather than the summary report:
+/// the crate's summary writer loses all but the last 8 KiB of long reports.
+fn evaluate(template: &Value, rules: &str) -> Result<BTreeMap<String, Option<bool>>, String> {
+    let data = serde_json::to_string(template).map_err(|e| e.to_string())?;
+    let record = cfn_guard::run_checks(
+        cfn_guard::ValidateInput { content: &data, file_name: "template.yaml" },
+        cfn_guard::ValidateInput { content: rules, file_name: "rules.guard" },
+        true,
+    )
+    .map_err(|e| e.to_string())?;
+    let record: Value = serde_json::from_str(&record).map_err(|e| format!("guard record: {e}"))?;
+    let mut out = BTreeMap::new();
+    collect_rule_status(&record, &mut out);
+    Ok(out)
+}
+
+fn collect_rule_status(node: &Value, out: &mut BTreeMap<String, Option<bool>>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(rule) = map.get("RuleCheck")
+                && let (Some(name), Some(status)) = (rule["name"].as_str(), rule["status"].as_str())
+            {
+                let outcome = match status {
+                    "PASS" => Some(true),
+                    "FAIL" => Some(false),
+                    _ => None,
+                };
+                out.insert(name.to_string(), outcome);
+            }
+            map.values().for_each(|v| collect_rule_status(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_rule_status(v, out)),
+        _ => {}
+    }
+}
+
+/// Each control's rule passes on the template and fails when its settings are removed.
+pub fn guard(sc: &ServiceControls, controls: &[&ControlDef], template: &Value, rules: &str, checks: &mut Checks) {
+    let results = match evaluate(template, rules) {
+        Ok(r) => r,
+        Err(e) => {
+            checks.fail("guard_rules_evaluate", "rules.guard", e);
+            return;
+        }
+    };
+    for control in controls.iter().filter(|c| c.cloudformation.is_some()) {
+        let name = rule_name(&control.id);
+        let passed = results.get(&name).copied().flatten() == Some(true);
+        checks.record("guard_rule_passes", &name, passed, if passed { "" } else { "rule did not pass on the template" });
+        let mutated = without_control(sc, control, template);
+        let outcome = evaluate(&mutated, rules).map(|r| r.get(&name).copied().flatten());
+        let failed = matches!(outcome, Ok(Some(false)));
+        let detail = if failed { String::new() } else { format!("outcome without the control: {outcome:?}") };
+        checks.record("guard_rule_fails_without_control", &name, failed, detail);
+    }
+}
+
+/// A copy of the template with the control's settings removed (its companion resource dropped).
+fn without_control(sc: &ServiceControls, control: &ControlDef, template: &Value) -> Value {
+    let mut copy = template.clone();
+    let Some(cfn) = &control.cloudformation else { return copy };
+    let companion = sc.resource(&cfn.resource).is_some_and(|r| r.with_control.is_some());
+    let Some(resources) = copy["Resources"].as_object_mut() else { return copy };
+    if companion {
+        resources.remove(&cfn.resource);
+        return copy;
+    }
+    if let Some(props) = resources.get_mut(&cfn.resource).and_then(|r| r["Properties"].as_object_mut()) {
+        for setting in &cfn.settings {
+            remove_path(props, &setting.path);
+        }
+        prune_empty(props);
+    }
+    copy
+}
+
+/// Drops objects and lists left empty by removals, as an author would.
+fn prune_empty(map: &mut Map<String, Value>) {
+    map.retain(|_, v| {
+        prune_value(v);
+        !matches!(v, Value::Object(m) if m.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty())
+    });
+}
+
+fn prune_value(v: &mut Value) {
+    match v {
+        Value::Object(m) => prune_empty(m),
+        Value::Array(a) => {
+            a.iter_mut().for_each(prune_value);
+            a.retain(|x| !matches!(x, Value::Object(m) if m.is_empty()));
+        }
+        _ => {}
+    }
+}

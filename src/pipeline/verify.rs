@@ -1,0 +1,57 @@
+//! `verify`: the bundle's record of what was checked. Gathers every stage's checks
+//! into `verification.json` and writes `bundle.json`, which names the catalog
+//! version, profile and stages the bundle was built from. Stages have already
+//! refused to publish anything that failed; this stage fails if any check did.
+
+use serde_json::{Value, json};
+
+use super::checks::{Check, Checks};
+use super::{Artifact, StageError, StageInput, StageOutput};
+
+pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
+    let mut all = Checks::default();
+    let mut by_stage = serde_json::Map::new();
+    for (stage, output) in input.previous {
+        let checks: Vec<Check> = serde_json::from_value(output["checks"].clone()).unwrap_or_default();
+        let failed = checks.iter().filter(|c| !c.passed).count();
+        by_stage.insert(stage.as_str().into(), json!({ "checks": checks.len(), "failed": failed }));
+        all.0.extend(checks);
+    }
+    let failed = all.failed().count();
+    let verification = json!({
+        "catalog_version": input.catalog.version(),
+        "service": input.service_id,
+        "passed": failed == 0,
+        "total": all.0.len(),
+        "failed": failed,
+        "by_stage": by_stage,
+        "by_check": summary(&all),
+        "checks": all.0,
+    });
+    let bundle = json!({
+        "service": input.service_id,
+        "catalog_version": input.catalog.version(),
+        "catalog_sources": input.catalog.manifest.sources,
+        "profile_id": input.profile.profile_id,
+        "profile_hash": input.profile.content_hash(),
+        "stages": input.previous.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        "verification": { "total": all.0.len(), "failed": failed },
+    });
+    all.ensure_passed("verify")?;
+    Ok(StageOutput {
+        output: json!({ "verified": true, "checks_total": all.0.len() }),
+        artifacts: vec![Artifact::json("verification.json", &verification), Artifact::json("bundle.json", &bundle)],
+    })
+}
+
+fn summary(all: &Checks) -> Value {
+    let mut out = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+    for c in &all.0 {
+        let e = out.entry(c.check.as_str()).or_default();
+        e.0 += 1;
+        if !c.passed {
+            e.1 += 1;
+        }
+    }
+    json!(out.into_iter().map(|(k, (n, f))| (k.to_string(), json!({ "total": n, "failed": f }))).collect::<serde_json::Map<_, _>>())
+}
