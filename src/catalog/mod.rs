@@ -3,15 +3,25 @@
 //!
 //! Stages reference nothing that is not here; that is what makes a bundle checkable.
 
+mod checkov;
 mod compliance;
+mod config_rules;
 mod load;
 mod resolve;
+mod security_hub;
+mod terraform;
 
-pub use compliance::{CheckovCheck, ConfigRule, FrameworkFacts, ProwlerCheck, SecurityHubControl, TerraformResource};
+pub use checkov::CheckovCheck;
+pub use compliance::{FrameworkFacts, ProwlerCheck};
+pub use config_rules::ConfigRule;
 pub use load::CatalogError;
 pub use resolve::{Resolution, Suggestion};
+pub use security_hub::SecurityHubControl;
+pub use terraform::{TerraformBlock, TerraformResource, terraform_prefix_matches};
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::input::Framework;
 
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +114,17 @@ pub struct ServiceIdentity {
     pub display_names: Vec<String>,
     pub sdk_ids: Vec<String>,
     pub cloudformation_namespaces: Vec<String>,
+    /// Terraform resource type prefixes (aws_s3_; aws_lb, aws_alb, aws_elb for load balancing).
+    pub terraform_prefixes: Vec<String>,
+}
+
+impl ServiceIdentity {
+    /// Whether a CloudFormation type (AWS::S3::Bucket) is in one of the service's namespaces.
+    pub fn owns_cloudformation_type(&self, type_name: &str) -> bool {
+        self.cloudformation_namespaces
+            .iter()
+            .any(|ns| type_name.strip_prefix(ns.as_str()).is_some_and(|rest| rest.starts_with("::")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -125,6 +146,17 @@ pub struct Catalog {
     names: HashMap<String, Vec<String>>,
     /// The team's reviewed control definitions, loaded with the facts they are checked against.
     controls: crate::knowledge::ControlLibrary,
+    config: config_rules::ConfigFacts,
+    /// Config rule id → service, for rules no source maps to resource types (by id prefix).
+    config_rule_service: HashMap<String, String>,
+    security_hub: security_hub::SecurityHubFacts,
+    /// Security Hub control family → service id where the lowercase family is not the id.
+    security_hub_families: BTreeMap<String, String>,
+    prowler_checks: BTreeMap<String, ProwlerCheck>,
+    frameworks: BTreeMap<Framework, FrameworkFacts>,
+    requirements_by_check: compliance::RequirementsByCheck,
+    checkov: BTreeMap<String, CheckovCheck>,
+    terraform: terraform::TerraformFacts,
 }
 
 impl Catalog {
@@ -157,12 +189,7 @@ impl Catalog {
         &'a self,
         service: &'a ServiceIdentity,
     ) -> impl Iterator<Item = (&'a String, &'a CfnResourceType)> {
-        self.cfn.iter().filter(|(name, _)| {
-            service
-                .cloudformation_namespaces
-                .iter()
-                .any(|ns| name.strip_prefix(ns.as_str()).is_some_and(|rest| rest.starts_with("::")))
-        })
+        self.cfn.iter().filter(|(name, _)| service.owns_cloudformation_type(name))
     }
 
     /// Looks up `prefix:Action` (IAM action names are case-insensitive).
@@ -179,6 +206,14 @@ impl Catalog {
         counts.insert("iam_resource_types", self.iam.values().map(|s| s.resource_types.len()).sum());
         counts.insert("condition_keys", self.iam.values().map(|s| s.condition_keys.len()).sum());
         counts.insert("cloudformation_resource_types", self.cfn.len());
+        counts.insert("config_rules", self.config.rules.len());
+        counts.insert("config_recorded_resource_types", self.config.recorded_resource_types.len());
+        counts.insert("security_hub_controls", self.security_hub.controls.len());
+        counts.insert("prowler_checks", self.prowler_checks.len());
+        counts.insert("frameworks", self.frameworks.len());
+        counts.insert("framework_requirements", self.frameworks.values().map(FrameworkFacts::requirement_count).sum());
+        counts.insert("checkov_checks", self.checkov.len());
+        counts.insert("terraform_resources", self.terraform.resources.len());
         counts
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, Problem, ProblemField};
 use crate::app::App;
-use crate::catalog::Resolution;
+use crate::catalog::{Catalog, ConfigRule, Resolution};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -19,13 +20,41 @@ pub fn router() -> Router<Arc<App>> {
         .route("/services", get(services))
         .route("/services/{id}", get(service))
         .route("/resource-types/{type_name}", get(resource_type))
+        .route("/config-rules", get(config_rules))
 }
 
-/// Catalog version, sources and counts.
+/// Catalog version, sources, counts, the Terraform provider version and the frameworks with their editions.
 #[utoipa::path(get, path = "/v1/catalog", tag = "catalog", responses((status = 200, body = Object)))]
 pub async fn summary(State(app): State<Arc<App>>) -> Json<Value> {
     let c = &app.catalog;
-    Json(json!({ "version": c.version(), "sources": c.manifest.sources, "counts": c.counts() }))
+    let frameworks: Vec<Value> = crate::input::Framework::ALL
+        .iter()
+        .filter_map(|f| c.framework(*f).map(|facts| (f, facts)))
+        .map(|(f, facts)| {
+            json!({ "id": f.id(), "name": facts.name, "version": facts.version,
+                    "source_file": facts.file, "requirements": facts.requirement_count() })
+        })
+        .collect();
+    Json(json!({
+        "version": c.version(),
+        "sources": c.manifest.sources,
+        "counts": c.counts(),
+        "terraform_provider": { "name": c.terraform_provider(), "version": c.terraform_provider_version() },
+        "frameworks": frameworks,
+    }))
+}
+
+/// 404 for a name that is not a canonical service id, with ranked suggestions.
+fn unknown_service(c: &Catalog, id: &str, pointer: &str) -> Problem {
+    let suggestions = c.suggest(&id.to_lowercase(), 5).into_iter().map(|s| s.id).collect();
+    Problem {
+        errors: vec![ProblemField {
+            pointer: pointer.into(),
+            detail: format!("'{id}' is not a canonical service id"),
+            suggestions,
+        }],
+        ..Problem::new(axum::http::StatusCode::NOT_FOUND, "unknown-service", "no such service in the catalog")
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -69,21 +98,14 @@ pub async fn services(
     }))
 }
 
-/// A service's identity, resource types and actions by access level.
+/// A service's identity (with Terraform prefixes), IAM resource types, actions by access level,
+/// AWS Config managed rules and Security Hub controls.
 #[utoipa::path(get, path = "/v1/catalog/services/{id}", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
     let c = &app.catalog;
     let (Some(identity), Some(iam)) = (c.service(&id), c.iam(&id)) else {
-        let suggestions = c.suggest(&id.to_lowercase(), 5).into_iter().map(|s| s.id).collect();
-        return Err(Problem {
-            errors: vec![ProblemField {
-                pointer: "/id".into(),
-                detail: format!("'{id}' is not a canonical service id"),
-                suggestions,
-            }],
-            ..Problem::new(axum::http::StatusCode::NOT_FOUND, "unknown-service", "no such service in the catalog")
-        });
+        return Err(unknown_service(c, &id, "/id"));
     };
     Ok(Json(json!({
         "catalog_version": c.version(),
@@ -91,6 +113,8 @@ pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Res
         "resource_types": iam.resource_types,
         "actions_by_access_level": iam.actions_by_access_level(),
         "condition_keys": iam.condition_keys,
+        "config_rules": c.config_rules_for_service(identity),
+        "security_hub_controls": c.security_hub_controls_for_service(identity),
     })))
 }
 
@@ -104,4 +128,47 @@ pub async fn resource_type(State(app): State<Arc<App>>, Path(type_name): Path<St
         return Err(ApiError::NotFound(format!("'{type_name}' is not a CloudFormation resource type in the catalog")));
     };
     Ok(Json(json!({ "catalog_version": c.version(), "type_name": type_name, "schema": rt })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConfigRuleQuery {
+    /// Canonical service id, e.g. `s3` (see `/v1/catalog/services?query=`).
+    pub service: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConfigRuleList {
+    pub catalog_version: String,
+    pub service: String,
+    /// Sorted by id.
+    pub config_rules: Vec<ConfigRule>,
+}
+
+/// AWS Config managed rules that apply to a service, with the resource types each evaluates.
+#[utoipa::path(get, path = "/v1/catalog/config-rules", tag = "catalog", params(ConfigRuleQuery),
+    responses((status = 200, body = ConfigRuleList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn config_rules(
+    State(app): State<Arc<App>>,
+    query: Result<Query<ConfigRuleQuery>, QueryRejection>,
+) -> Result<Json<ConfigRuleList>, Problem> {
+    let c = &app.catalog;
+    let Query(q) = query.map_err(|e| Problem::from(ApiError::BadRequest(e.body_text())))?;
+    let service = match q.service.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() && s.len() <= 128 => s.to_string(),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "query parameter 'service' must be a service id of 1 to 128 characters".into(),
+            )
+            .into());
+        }
+    };
+    let identity = c.service(&service).ok_or_else(|| unknown_service(c, &service, "/service"))?;
+    Ok(Json(ConfigRuleList {
+        catalog_version: c.version().to_string(),
+        service: identity.id.clone(),
+        config_rules: c.config_rules_for_service(identity).into_iter().cloned().collect(),
+    }))
 }

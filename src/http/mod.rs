@@ -34,9 +34,10 @@ use error::{ApiError, Problem};
         profiles::create, profiles::latest, profiles::version,
         requests::create,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
-        catalog::summary, catalog::services, catalog::service, catalog::resource_type,
+        catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
     ),
-    components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch)),
+    components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
+        catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl)),
     tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "catalog"), (name = "health"))
 )]
 pub struct ApiDoc;

@@ -232,8 +232,21 @@ impl Profile {
     /// SHA-256 of the canonical JSON (object keys sorted, no insignificant space):
     /// the same content submitted twice maps to the same profile version.
     pub fn content_hash(&self) -> String {
-        // serde_json's Map is a BTreeMap here, so serialisation is canonical.
-        hex::encode(Sha256::digest(serde_json::to_vec(&self.document).unwrap_or_default()))
+        hex::encode(Sha256::digest(serde_json::to_vec(&canonical(&self.document)).unwrap_or_default()))
+    }
+}
+
+/// The same document with object keys sorted at every level, so equal profiles hash
+/// equally whatever key order they arrived in (serde_json may preserve insertion order).
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
     }
 }
 

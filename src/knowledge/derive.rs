@@ -23,7 +23,9 @@ struct Rule {
 
 const RULES: &[Rule] = &[
     Rule {
-        matches: |n| n == "StorageEncrypted" || n == "Encrypted" || n == "KMSEncrypted" || n == "AtRestEncryptionEnabled",
+        matches: |n| {
+            n == "StorageEncrypted" || n == "Encrypted" || n == "KMSEncrypted" || n == "AtRestEncryptionEnabled"
+        },
         value: || json!(true),
         title: "Encrypt stored data",
         category: Category::DataProtection,

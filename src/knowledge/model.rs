@@ -211,7 +211,13 @@ pub struct Responsive {
 
 impl ServiceControls {
     pub fn empty() -> ServiceControls {
-        ServiceControls { service: String::new(), parameters: vec![], resources: vec![], controls: vec![], derived: false }
+        ServiceControls {
+            service: String::new(),
+            parameters: vec![],
+            resources: vec![],
+            controls: vec![],
+            derived: false,
+        }
     }
 
     pub fn resource(&self, id: &str) -> Option<&ResourceDef> {

@@ -32,7 +32,8 @@ pub enum StageName {
 }
 
 impl StageName {
-    pub const PIPELINE: &'static [StageName] = &[StageName::Collect, StageName::Analyze, StageName::Controls, StageName::Iac, StageName::Verify];
+    pub const PIPELINE: &'static [StageName] =
+        &[StageName::Collect, StageName::Analyze, StageName::Controls, StageName::Iac, StageName::Verify];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -108,23 +109,22 @@ impl StageInput<'_> {
     }
 
     /// The controls `analyze` selected: the service's control set and the chosen ids with priorities.
-    pub fn selected_controls(
-        &self,
-    ) -> Result<(std::borrow::Cow<'_, crate::knowledge::ServiceControls>, Vec<(String, crate::knowledge::Priority)>), StageError>
-    {
+    pub fn selected_controls(&self) -> Result<Selection<'_>, StageError> {
         let service = self.service()?;
         let controls = crate::knowledge::for_service(self.catalog, service)
             .ok_or_else(|| StageError::Permanent(format!("no controls for '{}'", service.id)))?;
         let analysis = self
             .previous(StageName::Analyze)
             .ok_or_else(|| StageError::Permanent("the analyze stage's output is missing".into()))?;
-        let selected: Vec<(String, crate::knowledge::Priority)> =
-            serde_json::from_value(analysis["selected"].clone()).map(|v: Vec<SelectedRef>| {
-                v.into_iter().map(|s| (s.id, s.priority)).collect()
-            }).map_err(|e| StageError::Permanent(format!("analyze output is malformed: {e}")))?;
-        Ok((controls, selected))
+        let selected: Vec<SelectedRef> = serde_json::from_value(analysis["selected"].clone())
+            .map_err(|e| StageError::Permanent(format!("analyze output is malformed: {e}")))?;
+        Ok((controls, selected.into_iter().map(|s| (s.id, s.priority)).collect()))
     }
 }
+
+/// A service's control set and the ids `analyze` selected, with their priorities.
+pub type Selection<'a> =
+    (std::borrow::Cow<'a, crate::knowledge::ServiceControls>, Vec<(String, crate::knowledge::Priority)>);
 
 #[derive(serde::Deserialize)]
 struct SelectedRef {
@@ -140,4 +140,22 @@ pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput
         StageName::Iac => iac::run(input),
         StageName::Verify => verify::run(input),
     }
+}
+
+/// Runs every stage in memory, in order, without the job table: for tests,
+/// benchmarks and tools that want a bundle without durability.
+pub fn run_all(
+    catalog: &Arc<Catalog>,
+    profile: &Profile,
+    service_id: &str,
+) -> Result<Vec<(StageName, StageOutput)>, (StageName, StageError)> {
+    let mut previous: Vec<(StageName, Value)> = Vec::new();
+    let mut outputs = Vec::new();
+    for &stage in StageName::PIPELINE {
+        let input = StageInput { catalog, profile, service_id, previous: &previous };
+        let out = run_stage(stage, &input).map_err(|e| (stage, e))?;
+        previous.push((stage, out.output.clone()));
+        outputs.push((stage, out));
+    }
+    Ok(outputs)
 }

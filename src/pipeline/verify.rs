@@ -53,5 +53,9 @@ fn summary(all: &Checks) -> Value {
             e.1 += 1;
         }
     }
-    json!(out.into_iter().map(|(k, (n, f))| (k.to_string(), json!({ "total": n, "failed": f }))).collect::<serde_json::Map<_, _>>())
+    json!(
+        out.into_iter()
+            .map(|(k, (n, f))| (k.to_string(), json!({ "total": n, "failed": f })))
+            .collect::<serde_json::Map<_, _>>()
+    )
 }

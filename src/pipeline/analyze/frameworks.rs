@@ -39,10 +39,18 @@ pub(crate) fn coverage(input: &StageInput<'_>, recs: &[Recommendation]) -> BTree
         .into_iter()
         .map(|framework| {
             let id = framework.id().to_string();
-            let covered: BTreeSet<&String> = recs.iter().flat_map(|r| r.frameworks.get(&id).into_iter().flatten()).collect();
+            let covered: BTreeSet<&String> =
+                recs.iter().flat_map(|r| r.frameworks.get(&id).into_iter().flatten()).collect();
             let mapped = recs.iter().filter(|r| r.frameworks.get(&id).is_some_and(|v| !v.is_empty())).count();
-            let total = input.catalog.framework(framework).map_or(0, |f| f.requirements.len());
-            (id, Coverage { requirements_covered: covered.len(), requirements_in_framework: total, controls_mapped: mapped })
+            let total = input.catalog.framework(framework).map_or(0, |f| f.requirement_count());
+            (
+                id,
+                Coverage {
+                    requirements_covered: covered.len(),
+                    requirements_in_framework: total,
+                    controls_mapped: mapped,
+                },
+            )
         })
         .collect()
 }

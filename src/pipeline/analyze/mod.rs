@@ -111,11 +111,7 @@ fn recommendation(input: &StageInput<'_>, s: &Selected<'_>) -> Recommendation {
     }
 }
 
-fn not_selected(
-    input: &StageInput<'_>,
-    all: &[knowledge::ControlDef],
-    selected: &[Selected<'_>],
-) -> Vec<NotSelected> {
+fn not_selected(input: &StageInput<'_>, all: &[knowledge::ControlDef], selected: &[Selected<'_>]) -> Vec<NotSelected> {
     all.iter()
         .filter(|c| !selected.iter().any(|s| s.control.id == c.id))
         .map(|c| NotSelected {

@@ -21,7 +21,8 @@ pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&C
         .iter()
         .filter_map(|c| {
             let d = c.detective.as_ref()?;
-            let resource_type = c.cloudformation.as_ref().and_then(|cfn| service.resource(&cfn.resource)).map(|r| &r.kind);
+            let resource_type =
+                c.cloudformation.as_ref().and_then(|cfn| service.resource(&cfn.resource)).map(|r| &r.kind);
             // Scope only to types the rule is known to evaluate and Config records.
             let scope = match (catalog.config_rule(&d.config_rule), resource_type) {
                 (Some(rule), Some(t)) if rule.resource_types.contains(t) => vec![t.clone()],

@@ -53,7 +53,8 @@ fn rule(service: &ServiceControls, control: &ControlDef, types: &mut BTreeSet<St
     types.insert(resource.kind.clone());
     let anchor_var = type_var(&anchor.kind);
     let var = type_var(&resource.kind);
-    let mut out = format!("# {}: {}\nrule {} when %{anchor_var} !empty {{\n", control.id, control.title, rule_name(&control.id));
+    let mut out =
+        format!("# {}: {}\nrule {} when %{anchor_var} !empty {{\n", control.id, control.title, rule_name(&control.id));
     if anchor.id != resource.id {
         let _ = writeln!(out, "    %{var} !empty");
     }

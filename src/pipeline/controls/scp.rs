@@ -61,7 +61,12 @@ pub fn verify(catalog: &Catalog, docs: &[Value], checks: &mut Checks) {
             let actions = strings(&statement["Action"]).chain(strings(&statement["NotAction"]));
             for action in actions {
                 let ok = action_exists(catalog, &action);
-                checks.record("iam_action_exists", format!("{sid} {action}"), ok, if ok { "" } else { "not in catalog" });
+                checks.record(
+                    "iam_action_exists",
+                    format!("{sid} {action}"),
+                    ok,
+                    if ok { "" } else { "not in catalog" },
+                );
             }
             for key in condition_keys(&statement["Condition"]) {
                 let ok = condition_key_valid(catalog, &key);
@@ -110,21 +115,61 @@ pub fn condition_key_valid(catalog: &Catalog, key: &str) -> bool {
     }
     catalog.iam(&lower).is_some_and(|svc| {
         svc.condition_keys.keys().any(|k| {
-            k.eq_ignore_ascii_case(key) || k.eq_ignore_ascii_case(base) || k.split('/').next().is_some_and(|b| b.eq_ignore_ascii_case(base))
+            k.eq_ignore_ascii_case(key)
+                || k.eq_ignore_ascii_case(base)
+                || k.split('/').next().is_some_and(|b| b.eq_ignore_ascii_case(base))
         })
     })
 }
 
 /// AWS global condition context keys (identifiers only).
 const GLOBAL_KEYS: &[&str] = &[
-    "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast", "aws:CurrentTime", "aws:EpochTime",
-    "aws:FederatedProvider", "aws:MultiFactorAuthAge", "aws:MultiFactorAuthPresent", "aws:PrincipalAccount",
-    "aws:PrincipalArn", "aws:PrincipalIsAWSService", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
-    "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList", "aws:PrincipalTag", "aws:PrincipalType",
-    "aws:RequestedRegion", "aws:RequestTag", "aws:ResourceAccount", "aws:ResourceOrgID", "aws:ResourceOrgPaths",
-    "aws:ResourceTag", "aws:SecureTransport", "aws:SourceAccount", "aws:SourceArn", "aws:SourceIdentity",
-    "aws:SourceIp", "aws:SourceOrgID", "aws:SourceOrgPaths", "aws:SourceVpc", "aws:SourceVpce", "aws:TagKeys",
-    "aws:TokenIssueTime", "aws:UserAgent", "aws:userid", "aws:username", "aws:ViaAWSService", "aws:VpcSourceIp",
-    "aws:Ec2InstanceSourceVpc", "aws:Ec2InstanceSourcePrivateIPv4", "aws:RoleSessionName", "aws:Referer",
-    "aws:SourceVpcArn", "aws:VpceAccount", "aws:VpceOrgID", "aws:VpceOrgPaths", "aws:IsMcpServiceAction",
+    "aws:CalledVia",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:FederatedProvider",
+    "aws:MultiFactorAuthAge",
+    "aws:MultiFactorAuthPresent",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:PrincipalIsAWSService",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalServiceName",
+    "aws:PrincipalServiceNamesList",
+    "aws:PrincipalTag",
+    "aws:PrincipalType",
+    "aws:RequestedRegion",
+    "aws:RequestTag",
+    "aws:ResourceAccount",
+    "aws:ResourceOrgID",
+    "aws:ResourceOrgPaths",
+    "aws:ResourceTag",
+    "aws:SecureTransport",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceIdentity",
+    "aws:SourceIp",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "aws:TagKeys",
+    "aws:TokenIssueTime",
+    "aws:UserAgent",
+    "aws:userid",
+    "aws:username",
+    "aws:ViaAWSService",
+    "aws:VpcSourceIp",
+    "aws:Ec2InstanceSourceVpc",
+    "aws:Ec2InstanceSourcePrivateIPv4",
+    "aws:RoleSessionName",
+    "aws:Referer",
+    "aws:SourceVpcArn",
+    "aws:VpceAccount",
+    "aws:VpceOrgID",
+    "aws:VpceOrgPaths",
+    "aws:IsMcpServiceAction",
 ];

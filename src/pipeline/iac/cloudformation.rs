@@ -184,7 +184,10 @@ pub fn controls_template(service: &str, config: &[ConfigRuleSpec], events: &[Eve
         if !rule.scope.is_empty() {
             props["Scope"] = json!({ "ComplianceResourceTypes": rule.scope });
         }
-        resources.insert(logical_id("ConfigRule", &rule.control_id), json!({ "Type": "AWS::Config::ConfigRule", "Properties": props }));
+        resources.insert(
+            logical_id("ConfigRule", &rule.control_id),
+            json!({ "Type": "AWS::Config::ConfigRule", "Properties": props }),
+        );
     }
     for rule in events {
         resources.insert(

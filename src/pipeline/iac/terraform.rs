@@ -83,7 +83,12 @@ fn path_of(setting: &Setting) -> Vec<String> {
 }
 
 /// The core module: resources, companions, the KMS key when used, variables, outputs.
-pub fn core_module(sc: &ServiceControls, deployed: &[&ResourceDef], controls: &[&ControlDef], provider: &str) -> Module {
+pub fn core_module(
+    sc: &ServiceControls,
+    deployed: &[&ResourceDef],
+    controls: &[&ControlDef],
+    provider: &str,
+) -> Module {
     let mut nodes: BTreeMap<(String, String), Node> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
     let mut raw_values: Vec<Value> = Vec::new();
@@ -138,7 +143,10 @@ pub fn core_module(sc: &ServiceControls, deployed: &[&ResourceDef], controls: &[
     let mut resources = Vec::new();
     if values::uses_kms_key(&all) {
         let mut key = Node::default();
-        key.set(&["description".into()], Expression::String("Customer managed key for the service's data (seccfg)".into()));
+        key.set(
+            &["description".into()],
+            Expression::String("Customer managed key for the service's data (seccfg)".into()),
+        );
         key.set(&["enable_key_rotation".into()], Expression::Bool(true));
         key.set(&["deletion_window_in_days".into()], Expression::Number(30.into()));
         order.insert(0, ("aws_kms_key".into(), "data_key".into()));
@@ -151,7 +159,9 @@ pub fn core_module(sc: &ServiceControls, deployed: &[&ResourceDef], controls: &[
         resources.push(TfResource { kind: key.0.clone(), name: key.1.clone(), paths });
         body = body.add_block(node.into_block("resource", &[&key.0, &key.1]));
     }
-    for r in resources.iter().filter(|r| deployed.iter().any(|d| d.terraform.as_ref().is_some_and(|t| t.kind == r.kind))) {
+    for r in
+        resources.iter().filter(|r| deployed.iter().any(|d| d.terraform.as_ref().is_some_and(|t| t.kind == r.kind)))
+    {
         let output = Block::builder("output")
             .add_label(format!("{}_id", r.name))
             .add_attribute(("value", reference(&format!("{}.{}.id", r.kind, r.name))))
@@ -185,7 +195,12 @@ pub fn controls_module(config: &[ConfigRuleSpec], events: &[EventRuleSpec]) -> M
         body = body.add_block(node.into_block("resource", &["aws_config_config_rule", &name]));
     }
     if !events.is_empty() {
-        body = body.add_block(variable_block("alert_topic_arn", "string", "SNS topic that receives security alerts.", None));
+        body = body.add_block(variable_block(
+            "alert_topic_arn",
+            "string",
+            "SNS topic that receives security alerts.",
+            None,
+        ));
     }
     for rule in events {
         let name = format!("{}_drift", rule.control_id.replace('-', "_").to_ascii_lowercase());
@@ -271,6 +286,7 @@ fn attribute(line: &str) -> Option<(usize, &str)> {
     let rest = line.trim_start();
     let (key, value) = rest.split_once(" = ")?;
     let simple_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-\"".contains(c));
-    let opens_block = value.trim_end().ends_with('{') || value.trim_end().ends_with('[') || value.trim_end().ends_with('(');
+    let opens_block =
+        value.trim_end().ends_with('{') || value.trim_end().ends_with('[') || value.trim_end().ends_with('(');
     (simple_key && !opens_block).then_some((indent, key))
 }

@@ -64,7 +64,11 @@ pub fn collect_refs(v: &Value, out: &mut Vec<String>) {
 }
 
 fn sub_names(s: &str) -> Vec<String> {
-    s.split("${").skip(1).filter_map(|p| p.split('}').next()).map(|n| n.split('.').next().unwrap_or(n).to_string()).collect()
+    s.split("${")
+        .skip(1)
+        .filter_map(|p| p.split('}').next())
+        .map(|n| n.split('.').next().unwrap_or(n).to_string())
+        .collect()
 }
 
 pub fn cfn(v: &Value) -> Value {

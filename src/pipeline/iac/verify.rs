@@ -26,7 +26,12 @@ pub fn cfn_properties(catalog: &Catalog, template: &Value, checks: &mut Checks) 
         let props = resource["Properties"].as_object().cloned().unwrap_or_default();
         for required in &schema.required {
             let ok = props.contains_key(required);
-            checks.record("cfn_required_property_set", format!("{kind}.{required}"), ok, if ok { "" } else { "missing" });
+            checks.record(
+                "cfn_required_property_set",
+                format!("{kind}.{required}"),
+                ok,
+                if ok { "" } else { "missing" },
+            );
         }
         for (name, value) in &props {
             let mut errors = Vec::new();
@@ -95,9 +100,7 @@ fn resolve<'a>(schema: &'a CfnResourceType, node: &'a Value) -> &'a Value {
 pub fn terraform(catalog: &Catalog, resources: &[TfResource], checks: &mut Checks) {
     for r in resources {
         let Some(schema) = catalog.terraform_resource(&r.kind) else {
-            if catalog.has_compliance_data() {
-                checks.fail("terraform_resource_exists", &r.kind, "not in the provider schema");
-            }
+            checks.fail("terraform_resource_exists", &r.kind, "not in the provider schema");
             continue;
         };
         checks.pass("terraform_resource_exists", &r.kind);
@@ -160,7 +163,12 @@ pub fn guard(sc: &ServiceControls, controls: &[&ControlDef], template: &Value, r
     for control in controls.iter().filter(|c| c.cloudformation.is_some()) {
         let name = rule_name(&control.id);
         let passed = results.get(&name).copied().flatten() == Some(true);
-        checks.record("guard_rule_passes", &name, passed, if passed { "" } else { "rule did not pass on the template" });
+        checks.record(
+            "guard_rule_passes",
+            &name,
+            passed,
+            if passed { "" } else { "rule did not pass on the template" },
+        );
         let mutated = without_control(sc, control, template);
         let outcome = evaluate(&mutated, rules).map(|r| r.get(&name).copied().flatten());
         let failed = matches!(outcome, Ok(Some(false)));

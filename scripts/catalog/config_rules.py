@@ -1,0 +1,143 @@
+"""AWS Config managed rules: identifiers (aws-cdk-lib, cdk-nag), the resource types
+each evaluates where a source states it (cdk-nag rule implementations), and the
+resource types AWS Config records (botocore's config service model).
+"""
+
+import gzip
+import json
+import re
+
+from common import NpmPackage, Source
+
+# ManagedRuleIdentifiers members: doc comment, then `static readonly NAME = "VALUE";`
+CDK_RULE = re.compile(r"/\*\*((?:(?!\*/).)*)\*/\s*static readonly ([A-Z0-9_]+) = \"([A-Z0-9_]+)\";", re.S)
+DOC_NAME = re.compile(r"config/latest/developerguide/([a-z0-9-]+)\.html")
+CFN_CLASS = re.compile(r'fqn:"aws-cdk-lib\.(aws_\w+)\.(Cfn\w+)",version:"[^"]+"\};static CFN_RESOURCE_TYPE_NAME="([^"]+)"')
+NAG_IMPORT = re.compile(r'const (\w+) = require\("aws-cdk-lib/(aws-[\w-]+)"\)')
+NAG_INSTANCEOF = re.compile(r"instanceof (\w+)\.(Cfn\w+)")
+QUOTED_NAME = re.compile(r"'([a-z0-9]+(?:-[a-z0-9]+)+)'")
+
+
+def kebab_to_id(name: str) -> str:
+    return name.replace("-", "_").upper()
+
+
+def squash(name: str) -> str:
+    """Case- and separator-free form, so 's3-bucket-ssl-requests-only' meets 'S3BucketSSLRequestsOnly'."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def cdk_rule_ids(cdk: NpmPackage) -> dict:
+    """id -> documented (kebab-case) rule name, from ManagedRuleIdentifiers."""
+    text = cdk.read("aws-config/lib/rule.d.ts").decode()
+    start = text.index("export declare class ManagedRuleIdentifiers")
+    end = text.index("export declare class", start + 1)
+    out = {}
+    for doc, _, value in CDK_RULE.findall(text[start:end]):
+        name = DOC_NAME.search(doc)
+        out[value] = name.group(1) if name else None
+    return out
+
+
+def cdk_cfn_classes(cdk: NpmPackage) -> dict:
+    """(module, CfnClass) -> CloudFormation type, from aws-cdk-lib's generated L1 classes."""
+    label = "aws-*/lib/*.generated.js"
+    out = {}
+    for rel in cdk.names(lambda n: n.endswith(".generated.js") and "/lib/" in n):
+        for module, cls, type_name in CFN_CLASS.findall(cdk.read(rel, label).decode()):
+            out[(module, cls)] = type_name
+    return out
+
+
+def nag_rule_types(nag: NpmPackage, cfn_classes: dict) -> dict:
+    """cdk-nag rule name -> CloudFormation types it inspects."""
+    label = "lib/rules/<service>/<Rule>.js"
+    out = {}
+    for rel in nag.names(lambda n: n.startswith("lib/rules/") and n.endswith(".js") and n.count("/") == 3):
+        name = rel.rsplit("/", 1)[1][: -len(".js")]
+        code = nag.read(rel, label).decode()
+        modules = {var: mod.replace("-", "_") for var, mod in NAG_IMPORT.findall(code)}
+        types = {cfn_classes.get((modules.get(var), cls)) for var, cls in NAG_INSTANCEOF.findall(code)}
+        types.discard(None)
+        if types:
+            out[name] = sorted(types)
+    return out
+
+
+def nag_documented_rules(nag: NpmPackage) -> set:
+    """Config rule names cdk-nag's packs link to (HIPAA, NIST, PCI packs); conformance packs are not rules."""
+    names = set(DOC_NAME.findall(nag.read("RULES.md").decode()))
+    return {n for n in names if not n.startswith("operational-best-practices")}
+
+
+def prowler_named_rules(prowler: Source) -> set:
+    """Config rule names quoted in prowler's MITRE ATT&CK mapping entries for AWS Config."""
+    raw = json.loads(prowler.read("prowler/compliance/aws/mitre_attack_aws.json"))
+    names = set()
+    for requirement in raw["Requirements"]:
+        for attribute in requirement.get("Attributes", []):
+            if attribute.get("AWSService") == "AWS Config":
+                names.update(QUOTED_NAME.findall(attribute.get("Comment", "")))
+    return names
+
+
+def name_matched_types(rule_id: str, recorded: list) -> list:
+    """Recorded types whose squashed 'Namespace+Type' (or 'Type') starts the rule id, longest first:
+    S3_BUCKET_... -> AWS::S3::Bucket, DYNAMODB_TABLE_... -> AWS::DynamoDB::Table."""
+    key = squash(rule_id)
+    best, best_len = [], 0
+    for type_name in recorded:
+        parts = type_name.split("::")
+        if len(parts) != 3:
+            continue
+        # RDS_INSTANCE_... names AWS::RDS::DBInstance: the DB prefix is dropped in rule ids
+        candidates = {squash(parts[1] + parts[2]), squash(parts[2]), squash(parts[1] + parts[2].removeprefix("DB"))}
+        for candidate in candidates:
+            if len(candidate) > best_len and key.startswith(candidate) and len(candidate) >= 5:
+                best, best_len = [type_name], len(candidate)
+            elif len(candidate) == best_len and key.startswith(candidate) and type_name not in best:
+                best.append(type_name)
+    return sorted(best)
+
+
+def config_recorded_types(botocore: Source) -> list:
+    """The ResourceType enum of the AWS Config API: what Config can record and evaluate."""
+    base = "botocore/data/config"
+    version = botocore.glob("botocore/data/config/*")[-1].rsplit("/", 1)[1]
+    for name in ("service-2.json", "service-2.json.gz"):
+        rel = f"{base}/{version}/{name}"
+        if (botocore.root / rel).exists():
+            raw = botocore.read(rel)
+            model = json.loads(gzip.decompress(raw) if name.endswith(".gz") else raw)
+            return sorted(set(model["shapes"]["ResourceType"]["enum"]))
+    raise SystemExit("botocore: config service model not found")
+
+
+def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: Source) -> dict:
+    """rules: id -> {name (documented kebab-case name), resource_types, resource_types_basis, sources}.
+
+    resource_types come from cdk-nag's implementation of the same rule when there is one
+    (basis "cdk-nag"); otherwise from the rule id naming a Config-recorded type (basis "name").
+    """
+    cdk_ids = cdk_rule_ids(cdk)
+    by_doc_name = {doc: rid for rid, doc in cdk_ids.items() if doc}
+    rules = {rid: {"name": doc, "resource_types": [], "sources": ["aws-cdk-lib"]} for rid, doc in cdk_ids.items()}
+    for source, names in (("cdk-nag", nag_documented_rules(nag)), ("prowler", prowler_named_rules(prowler))):
+        for doc in names:
+            rid = by_doc_name.get(doc, kebab_to_id(doc))
+            rule = rules.setdefault(rid, {"name": doc, "resource_types": [], "sources": []})
+            rule["sources"] = sorted(set(rule["sources"]) | {source})
+            rule["name"] = rule["name"] or doc
+    squashed = {squash(r["name"]): rid for rid, r in rules.items() if r["name"]}
+    for nag_rule, types in nag_rule_types(nag, cdk_cfn_classes(cdk)).items():
+        rid = squashed.get(squash(nag_rule))
+        if rid:
+            rules[rid]["resource_types"] = sorted(set(rules[rid]["resource_types"]) | set(types))
+    recorded = config_recorded_types(botocore)
+    for rid, rule in rules.items():
+        if rule["resource_types"]:
+            rule["resource_types_basis"] = "cdk-nag"
+        else:
+            rule["resource_types"] = name_matched_types(rid, recorded)
+            rule["resource_types_basis"] = "name" if rule["resource_types"] else None
+    return {"rules": rules, "recorded_resource_types": recorded}

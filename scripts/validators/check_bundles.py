@@ -1,0 +1,183 @@
+"""Generate bundles for the priority services and run the external validators.
+
+Writes target/bundles/<service>/ (the bundles) and target/bundles/summary.json +
+summary.md (per service: controls by type, Security Hub and Config coverage,
+validator results). Exits non-zero when any validator fails.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PRIORITY = [
+    "s3", "dynamodb", "lambda", "ec2", "rds", "sns", "sqs", "kms", "iam", "bedrock",
+    "ecs", "eks", "apigateway", "cloudfront", "secretsmanager", "logs", "cloudwatch",
+    "elasticloadbalancing", "states", "events", "glue", "athena", "kinesis", "sagemaker",
+    "elasticache", "elasticfilesystem", "es", "cloudtrail", "config", "guardduty",
+]
+DERIVED = ["appsync"]
+
+
+def generate(seccfg, out, profile, services):
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    request = {
+        "requestId": "CI-BUNDLES",
+        "serviceId": "ci",
+        "services": [{"serviceName": s} for s in services],
+    }
+    req = out / "request.json"
+    req.write_text(json.dumps(request))
+    env = dict(os.environ,
+               SECCFG_DATABASE_URL=f"sqlite:{out}/seccfg.db",
+               SECCFG_ARTIFACT_DIR=str(out / ".artifacts"),
+               SECCFG_LOG="warn")
+    started = time.monotonic()
+    proc = subprocess.run([seccfg, "run", "--profile", profile, "--request", str(req), "--out", str(out)],
+                          env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    print(proc.stdout[-4000:])
+    if proc.returncode != 0:
+        print(proc.stderr[-4000:], file=sys.stderr)
+    return proc.returncode == 0, elapsed
+
+
+def cfn_lint(out, services):
+    files = [str(out / s / name) for s in services for name in ("template.yaml", "controls-template.yaml")
+             if (out / s / name).exists()]
+    proc = subprocess.run(["cfn-lint", "--format", "json", *files], capture_output=True, text=True)
+    findings = json.loads(proc.stdout or "[]")
+    by_service = {}
+    for f in findings:
+        service = Path(f["Filename"]).parent.name
+        level = f["Level"]
+        by_service.setdefault(service, {}).setdefault(level, []).append(f"{f['Rule']['Id']} {f['Message']}")
+    return by_service
+
+
+def checkov(out):
+    proc = subprocess.run(["checkov", "-d", str(out), "--framework", "terraform", "cloudformation",
+                           "--quiet", "--compact", "-o", "json", "--skip-path", ".artifacts"],
+                          capture_output=True, text=True)
+    reports = json.loads(proc.stdout or "[]")
+    reports = reports if isinstance(reports, list) else [reports]
+    failed, passed = {}, {}
+    for report in reports:
+        results = report.get("results", {})
+        for kind, sink in (("failed_checks", failed), ("passed_checks", passed)):
+            for c in results.get(kind, []):
+                service = Path(c["file_path"].lstrip("/")).parent.name
+                sink.setdefault(service, set()).add(c["check_id"])
+    return failed, passed
+
+
+def guard_cli(cfn_guard, out, service):
+    d = out / service
+    proc = subprocess.run([cfn_guard, "validate", "--rules", str(d / "rules.guard"), "--data",
+                           str(d / "template.yaml"), "--show-summary", "fail"], capture_output=True, text=True)
+    return proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+
+
+def hcl(out, service):
+    import hcl2
+    errors = []
+    for tf in sorted((out / service).glob("*.tf")):
+        try:
+            with open(tf) as fh:
+                hcl2.load(fh)
+        except Exception as e:  # the parser raises several types
+            errors.append(f"{tf.name}: {e}")
+    if shutil.which("terraform"):
+        proc = subprocess.run(["terraform", "fmt", "-check", "-diff", str(out / service)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            errors.append("terraform fmt -check: " + proc.stdout[-1000:])
+    return errors
+
+
+def coverage(out, service):
+    d = out / service
+    controls = json.loads((d / "controls.json").read_text())
+    facts = json.loads((d / "facts.json").read_text())
+    by_type = {k: len(v) for k, v in controls["by_type"].items()}
+    sh_used = sorted({s for c in controls["controls"] for s in c["security_hub"]})
+    sh_catalog = sorted(facts.get("security_hub_controls", []))
+    cfg_used = sorted({c["config_rule"] for c in controls["controls"] if c.get("config_rule")})
+    cfg_available = sorted(facts.get("config_rules", []))
+    claimed = sorted({k for c in controls["controls"] for k in c.get("checkov", [])})
+    return {
+        "controls": len(controls["controls"]),
+        "by_type": by_type,
+        "security_hub_used": len(sh_used),
+        "security_hub_in_catalog": len(sh_catalog),
+        "security_hub_covered": len(set(sh_used) & set(sh_catalog)),
+        "config_rules_used": len(cfg_used),
+        "config_rules_available": len(cfg_available),
+        "checkov_claimed": claimed,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seccfg", required=True)
+    ap.add_argument("--cfn-guard", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--profile", default="examples/profiles/fin-prod.json")
+    ap.add_argument("--services", nargs="*", default=PRIORITY + DERIVED)
+    args = ap.parse_args()
+    out = Path(args.out)
+    ok, elapsed = generate(args.seccfg, out, args.profile, args.services)
+    problems = [] if ok else ["seccfg run failed for at least one service"]
+    built = [s for s in args.services if (out / s / "verification.json").exists()]
+    problems += [f"{s}: no verified bundle" for s in args.services if s not in built]
+
+    lint = cfn_lint(out, built)
+    failed, passed = checkov(out)
+    summary = {"profile": args.profile, "generation_seconds_all": round(elapsed, 2), "services": {}}
+    for s in built:
+        row = coverage(out, s)
+        errors = lint.get(s, {}).get("Error", [])
+        claimed_failures = sorted(set(row["checkov_claimed"]) & failed.get(s, set()))
+        claimed_passing = sorted(set(row["checkov_claimed"]) & passed.get(s, set()))
+        guard_ok, guard_out = guard_cli(args.cfn_guard, out, s)
+        hcl_errors = hcl(out, s)
+        run = json.loads((out / s / "run.json").read_text())
+        stage_ms = sum((st["finished_at"] or 0) - (st["started_at"] or 0) for st in run["stages"])
+        row.update({
+            "cfn_lint_errors": len(errors), "cfn_lint_warnings": len(lint.get(s, {}).get("Warning", [])),
+            "checkov_claimed_failed": claimed_failures, "checkov_claimed_passed": len(claimed_passing),
+            "checkov_unclaimed_failed": len(failed.get(s, set()) - set(row["checkov_claimed"])),
+            "cfn_guard_cli": "pass" if guard_ok else "fail", "hcl_errors": hcl_errors, "stage_ms": stage_ms,
+        })
+        summary["services"][s] = row
+        problems += [f"{s}: cfn-lint {e}" for e in errors]
+        problems += [f"{s}: checkov {c} failed but a control claims it" for c in claimed_failures]
+        if not guard_ok:
+            problems.append(f"{s}: cfn-guard CLI: {guard_out}")
+        problems += [f"{s}: HCL {e}" for e in hcl_errors]
+
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    lines = ["| service | controls | det | prev | proact | resp | SH used / in catalog | Config used / available | checkov claimed ok | cfn-lint E/W | guard | ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s, r in summary["services"].items():
+        t = r["by_type"]
+        lines.append(f"| {s} | {r['controls']} | {t.get('detective', 0)} | {t.get('preventive', 0)} | {t.get('proactive', 0)} | "
+                     f"{t.get('responsive', 0)} | {r['security_hub_covered']}/{r['security_hub_in_catalog']} | "
+                     f"{r['config_rules_used']}/{r['config_rules_available']} | {r['checkov_claimed_passed']}/{len(r['checkov_claimed'])} | "
+                     f"{r['cfn_lint_errors']}/{r['cfn_lint_warnings']} | {r['cfn_guard_cli']} | {r['stage_ms']} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if problems:
+        print(f"\n{len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print("  " + p, file=sys.stderr)
+        sys.exit(1)
+    print(f"\nall validators passed for {len(built)} bundles")
+
+
+if __name__ == "__main__":
+    main()
