@@ -105,7 +105,7 @@ def coverage(out, service):
     facts = json.loads((d / "facts.json").read_text())
     by_type = {k: len(v) for k, v in controls["by_type"].items()}
     sh_used = sorted({s for c in controls["controls"] for s in c["security_hub"]})
-    sh_catalog = sorted(facts.get("security_hub_controls", []))
+    sh_catalog = sorted(c["id"] for c in facts.get("security_hub_controls", []))
     cfg_used = sorted({c["config_rule"] for c in controls["controls"] if c.get("config_rule")})
     cfg_available = sorted(facts.get("config_rules", []))
     claimed = sorted({k for c in controls["controls"] for k in c.get("checkov", [])})

@@ -25,6 +25,12 @@ struct CfnTypeFacts<'a> {
 }
 
 #[derive(Serialize)]
+struct SecurityHubFacts<'a> {
+    id: &'a str,
+    severity: Option<&'a str>,
+}
+
+#[derive(Serialize)]
 struct ServiceFacts<'a> {
     catalog_version: &'a str,
     service: &'a ServiceIdentity,
@@ -33,6 +39,11 @@ struct ServiceFacts<'a> {
     resource_types: Vec<ResourceTypeFacts<'a>>,
     condition_keys: &'a BTreeMap<String, String>,
     cloudformation_resource_types: Vec<CfnTypeFacts<'a>>,
+    /// AWS Config managed rules that evaluate the service's resource types.
+    config_rules: Vec<&'a str>,
+    /// Security Hub controls of the service, with severity.
+    security_hub_controls: Vec<SecurityHubFacts<'a>>,
+    terraform_resource_types: Vec<&'a str>,
     counts: BTreeMap<&'static str, usize>,
 }
 
@@ -62,7 +73,19 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
             handler_permissions: &rt.handlers,
         })
         .collect();
+    let mut config_rules: Vec<&str> = catalog.config_rules_for_service(service).iter().map(|r| r.id.as_str()).collect();
+    config_rules.sort_unstable();
+    let mut security_hub_controls: Vec<SecurityHubFacts> = catalog
+        .security_hub_controls_for_service(service)
+        .iter()
+        .map(|c| SecurityHubFacts { id: &c.id, severity: c.severity.as_deref() })
+        .collect();
+    security_hub_controls.sort_by(|a, b| a.id.cmp(b.id));
+    let terraform_resource_types: Vec<&str> = catalog.terraform_resources_of(service).map(String::as_str).collect();
     let counts = BTreeMap::from([
+        ("config_rules", config_rules.len()),
+        ("security_hub_controls", security_hub_controls.len()),
+        ("terraform_resource_types", terraform_resource_types.len()),
         ("actions", iam.actions.len()),
         ("resource_types", resource_types.len()),
         ("condition_keys", iam.condition_keys.len()),
@@ -75,6 +98,9 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         resource_types,
         condition_keys: &iam.condition_keys,
         cloudformation_resource_types,
+        config_rules,
+        security_hub_controls,
+        terraform_resource_types,
         counts,
     };
     let output = serde_json::json!({ "service": service, "counts": facts.counts });

@@ -115,18 +115,36 @@ pub fn terraform(catalog: &Catalog, resources: &[TfResource], checks: &mut Check
 
 /// Outcome of evaluating a rules file: rule name → passed (`None` = not applicable).
 ///
-/// Reads the evaluation record tree (`verbose`) rather than the summary report:
-/// the crate's summary writer loses all but the last 8 KiB of long reports.
+/// The summary report is small and cheap; the crate's summary writer keeps only the
+/// last 8 KiB of a long report, so when it does not parse, the full evaluation
+/// record (`verbose`) is read instead.
 fn evaluate(template: &Value, rules: &str) -> Result<BTreeMap<String, Option<bool>>, String> {
     let data = serde_json::to_string(template).map_err(|e| e.to_string())?;
-    let record = cfn_guard::run_checks(
-        cfn_guard::ValidateInput { content: &data, file_name: "template.yaml" },
-        cfn_guard::ValidateInput { content: rules, file_name: "rules.guard" },
-        true,
-    )
-    .map_err(|e| e.to_string())?;
-    let record: Value = serde_json::from_str(&record).map_err(|e| format!("guard record: {e}"))?;
+    let run = |verbose| {
+        cfn_guard::run_checks(
+            cfn_guard::ValidateInput { content: &data, file_name: "template.yaml" },
+            cfn_guard::ValidateInput { content: rules, file_name: "rules.guard" },
+            verbose,
+        )
+        .map_err(|e| e.to_string())
+    };
     let mut out = BTreeMap::new();
+    if let Ok(report) = serde_json::from_str::<Value>(&run(false)?) {
+        let names = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+        for name in names("compliant").iter().filter_map(Value::as_str) {
+            out.insert(name.to_string(), Some(true));
+        }
+        for name in names("not_applicable").iter().filter_map(Value::as_str) {
+            out.insert(name.to_string(), None);
+        }
+        for entry in names("not_compliant") {
+            if let Some(name) = entry["Rule"]["name"].as_str() {
+                out.insert(name.to_string(), Some(false));
+            }
+        }
+        return Ok(out);
+    }
+    let record: Value = serde_json::from_str(&run(true)?).map_err(|e| format!("guard record: {e}"))?;
     collect_rule_status(&record, &mut out);
     Ok(out)
 }
@@ -170,7 +188,8 @@ pub fn guard(sc: &ServiceControls, controls: &[&ControlDef], template: &Value, r
             if passed { "" } else { "rule did not pass on the template" },
         );
         let mutated = without_control(sc, control, template);
-        let outcome = evaluate(&mutated, rules).map(|r| r.get(&name).copied().flatten());
+        let own_rule = crate::pipeline::controls::guard::rules_file(sc, &[*control]);
+        let outcome = evaluate(&mutated, &own_rule).map(|r| r.get(&name).copied().flatten());
         let failed = matches!(outcome, Ok(Some(false)));
         let detail = if failed { String::new() } else { format!("outcome without the control: {outcome:?}") };
         checks.record("guard_rule_fails_without_control", &name, failed, detail);
