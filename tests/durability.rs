@@ -100,7 +100,7 @@ async fn assert_no_concurrent_execution(store: &Arc<dyn Store>, ids: &[String], 
 async fn sigkill_mid_run_resumes_after_restart() {
     let (store, url, _db) = common::fresh_sqlite().await;
     let artifacts = tempfile::tempdir().unwrap();
-    let ids = submit(store.clone(), artifacts.path(), &["Amazon S3", "s3", "S3"], 1).await;
+    let ids = submit(store.clone(), artifacts.path(), &["Amazon S3", "SNS", "SQS"], 1).await;
 
     let first = serve(&url, artifacts.path(), 1, 2, 1500);
     wait_for(&store, &ids, Duration::from_secs(30), |runs| {
@@ -126,7 +126,7 @@ async fn sigkill_mid_run_resumes_after_restart() {
 async fn two_servers_on_one_postgres_run_every_stage_once() {
     let (store, url) = common::fresh_postgres().await;
     let artifacts = tempfile::tempdir().unwrap();
-    let ids = submit(store.clone(), artifacts.path(), &["s3"], 60).await;
+    let ids = submit(store.clone(), artifacts.path(), &["s3", "dynamodb", "lambda", "kms", "sns"], 12).await;
     assert_eq!(ids.len(), 60);
 
     let _a = serve(&url, artifacts.path(), 2, 30, 0);

@@ -44,7 +44,13 @@ fn check(profile_name: &str, service: &str) -> Vec<String> {
 #[test]
 fn bundles_match_the_reviewed_snapshots() {
     let mut differ = Vec::new();
-    for (profile, service) in [("fin-prod", "s3"), ("startup-dev", "s3"), ("fin-prod", "appsync")] {
+    for (profile, service) in [
+        ("fin-prod", "s3"),
+        ("startup-dev", "s3"),
+        ("fin-prod", "sns"),
+        ("fin-prod", "bedrock"),
+        ("fin-prod", "appsync"),
+    ] {
         differ.extend(check(profile, service));
     }
     assert!(differ.is_empty(), "generated output changed; review and run UPDATE_GOLDEN=1: {differ:#?}");

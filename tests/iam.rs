@@ -96,7 +96,7 @@ fn actions(out: &StageOutput, stem: &str) -> BTreeSet<String> {
 fn s3_deployer_has_exactly_the_iam_valid_handler_permissions_of_the_templates_types() {
     let catalog = common::catalog();
     let types = ["AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::KMS::Key"];
-    let previous = vec![(StageName::Collect, json!({ "resource_types": types }))];
+    let previous = vec![(StageName::Iac, json!({ "resource_types": types }))];
     let out = run_with("s3", &profile("fin-prod"), &previous);
     let granted = actions(&out, "iam-policy-deployer");
 

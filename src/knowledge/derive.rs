@@ -88,6 +88,7 @@ pub fn derive(catalog: &Catalog, service: &ServiceIdentity) -> Option<ServiceCon
         parameters: Vec::new(),
         resources: Vec::new(),
         controls: Vec::new(),
+        kms_key_principals: Vec::new(),
         derived: true,
     };
     for (type_name, schema) in catalog.resource_types_of(service) {

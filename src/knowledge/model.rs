@@ -15,6 +15,10 @@ pub struct ServiceControls {
     #[serde(default)]
     pub resources: Vec<ResourceDef>,
     pub controls: Vec<ControlDef>,
+    /// Service principals the generated customer managed key must let encrypt and
+    /// decrypt (services that write to the resource on the customer's behalf).
+    #[serde(default)]
+    pub kms_key_principals: Vec<String>,
     /// True when generated from resource schemas rather than reviewed by the team.
     #[serde(default)]
     pub derived: bool,
@@ -216,6 +220,7 @@ impl ServiceControls {
             parameters: vec![],
             resources: vec![],
             controls: vec![],
+            kms_key_principals: vec![],
             derived: false,
         }
     }

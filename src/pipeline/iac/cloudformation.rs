@@ -101,7 +101,7 @@ pub fn core_template(sc: &ServiceControls, controls: &[&ControlDef], description
         resources.insert(resource.id.clone(), json!({ "Type": resource.kind, "Properties": props }));
     }
     if needs_key {
-        resources.insert(DATA_KEY.into(), data_key());
+        resources.insert(DATA_KEY.into(), data_key(&sc.kms_key_principals));
     }
     let parameters = parameters(sc, &referenced);
     let outputs: Map<String, Value> = resources
@@ -146,7 +146,7 @@ fn parameters(sc: &ServiceControls, referenced: &[String]) -> Map<String, Value>
 }
 
 /// A customer managed key with rotation, administered by the account (IAM policies decide who uses it).
-fn data_key() -> Value {
+fn data_key(principals: &[String]) -> Value {
     json!({
         "Type": "AWS::KMS::Key",
         "DeletionPolicy": "Retain",
@@ -155,16 +155,7 @@ fn data_key() -> Value {
             "Description": "Customer managed key for the service's data (seccfg)",
             "EnableKeyRotation": true,
             "PendingWindowInDays": 30,
-            "KeyPolicy": {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
-                    "Action": "kms:*",
-                    "Resource": "*"
-                }]
-            }
+            "KeyPolicy": values::cfn(&values::data_key_policy(principals)),
         }
     })
 }

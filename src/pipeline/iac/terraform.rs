@@ -130,7 +130,12 @@ fn path_of(setting: &Setting) -> Vec<String> {
 }
 
 /// The core module: resources, companions, the KMS key when used, variables, outputs.
-pub fn core_module(catalog: &Catalog, sc: &ServiceControls, deployed: &[&ResourceDef], controls: &[&ControlDef]) -> Module {
+pub fn core_module(
+    catalog: &Catalog,
+    sc: &ServiceControls,
+    deployed: &[&ResourceDef],
+    controls: &[&ControlDef],
+) -> Module {
     let provider = catalog.terraform_provider_version();
     let main_id = deployed.iter().find(|r| r.with_control.is_none()).map(|r| r.id.clone());
     let mut nodes: BTreeMap<(String, String), Node> = BTreeMap::new();
@@ -197,6 +202,8 @@ pub fn core_module(catalog: &Catalog, sc: &ServiceControls, deployed: &[&Resourc
         );
         key.set(&["enable_key_rotation".into()], Expression::Bool(true));
         key.set(&["deletion_window_in_days".into()], Expression::Number(30.into()));
+        let policy = serde_json::json!({ "jsonencode": values::data_key_policy(&sc.kms_key_principals) });
+        key.set(&["policy".into()], values::terraform(sc, &policy));
         order.insert(0, ("aws_kms_key".into(), "data_key".into()));
         nodes.insert(("aws_kms_key".into(), "data_key".into()), key);
     }

@@ -10,6 +10,31 @@ use crate::knowledge::ServiceControls;
 /// Logical id of the customer managed key the iac stage adds when a value asks for it.
 pub const DATA_KEY: &str = "DataKey";
 
+/// Key policy of the generated customer managed key, in definition form (rendered
+/// for either template): the account administers it through IAM, and the listed
+/// service principals may use it for the resource they write to.
+pub fn data_key_policy(principals: &[String]) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "AccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": { "AWS": { "Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
+        "Action": "kms:*",
+        "Resource": "*"
+    })];
+    if !principals.is_empty() {
+        let services: Vec<Value> = principals.iter().map(|p| json!({ "Sub": p })).collect();
+        statements.push(json!({
+            "Sid": "ServicesUseKeyForThisAccount",
+            "Effect": "Allow",
+            "Principal": { "Service": services },
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            "Resource": "*",
+            "Condition": { "StringEquals": { "aws:SourceAccount": { "Sub": "${AWS::AccountId}" } } }
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
 /// `BucketName` → `bucket_name`.
 pub fn snake(name: &str) -> String {
     let mut out = String::new();
