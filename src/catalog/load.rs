@@ -78,14 +78,23 @@ impl Catalog {
     pub fn load(data_dir: &Path, knowledge_dir: &Path) -> Result<Catalog, CatalogError> {
         let manifest_path = data_dir.join("manifest.json");
         let manifest: Manifest = parse(&manifest_path, &read(&manifest_path)?)?;
-        let iam: BTreeMap<String, IamService> = read_verified(data_dir, "iam.json", &manifest)?;
-        let sdk: BTreeMap<String, SdkService> = read_verified(data_dir, "services.json", &manifest)?;
-        let cfn: BTreeMap<String, CfnResourceType> = read_verified(data_dir, "cfn.json", &manifest)?;
-        let config: ConfigFacts = read_verified(data_dir, "config.json", &manifest)?;
-        let security_hub: SecurityHubFacts = read_verified(data_dir, "securityhub.json", &manifest)?;
-        let compliance: ComplianceFacts = read_verified(data_dir, "compliance.json", &manifest)?;
-        let checkov: CheckovFacts = read_verified(data_dir, "checkov.json", &manifest)?;
-        let terraform: TerraformFacts = read_verified(data_dir, "terraform.json", &manifest)?;
+        // The two big files (iam.json, cfn.json) parse on their own threads while this one
+        // parses the rest; errors are still reported in a fixed order, iam.json first.
+        let (iam, sdk, cfn, config, security_hub, compliance, checkov, terraform) = std::thread::scope(|scope| {
+            let iam = scope.spawn(|| read_verified::<BTreeMap<String, IamService>>(data_dir, "iam.json", &manifest));
+            let cfn =
+                scope.spawn(|| read_verified::<BTreeMap<String, CfnResourceType>>(data_dir, "cfn.json", &manifest));
+            let sdk = read_verified::<BTreeMap<String, SdkService>>(data_dir, "services.json", &manifest);
+            let config = read_verified::<ConfigFacts>(data_dir, "config.json", &manifest);
+            let security_hub = read_verified::<SecurityHubFacts>(data_dir, "securityhub.json", &manifest);
+            let compliance = read_verified::<ComplianceFacts>(data_dir, "compliance.json", &manifest);
+            let checkov = read_verified::<CheckovFacts>(data_dir, "checkov.json", &manifest);
+            let terraform = read_verified::<TerraformFacts>(data_dir, "terraform.json", &manifest);
+            (joined(iam), sdk, joined(cfn), config, security_hub, compliance, checkov, terraform)
+        });
+        let (iam, sdk, cfn) = (iam?, sdk?, cfn?);
+        let (config, security_hub, compliance, checkov, terraform) =
+            (config?, security_hub?, compliance?, checkov?, terraform?);
         let aliases_path = knowledge_dir.join("aliases.json");
         let aliases: Aliases = parse(&aliases_path, &read(&aliases_path)?)?;
 
@@ -160,6 +169,11 @@ impl Catalog {
         let knowledge = std::env::var("SECCFG_KNOWLEDGE_DIR").unwrap_or_else(|_| default_dir("knowledge"));
         Catalog::load(Path::new(&data), Path::new(&knowledge))
     }
+}
+
+/// A loader thread's result; a panic there is re-raised here rather than hidden.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Keys the extracted frameworks by the profile's framework names; each of them must be there.

@@ -52,10 +52,12 @@ pub fn terraform_prefix_matches(prefix: &str, type_name: &str) -> bool {
 /// `CloudFront` → `cloud_front`, for namespaces Terraform spells with underscores (`ApiGateway`).
 fn snake(name: &str) -> String {
     let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 && !name[..i].ends_with(|p: char| p.is_ascii_uppercase()) {
+    let mut previous_upper = true; // no underscore before the first letter
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && !previous_upper {
             out.push('_');
         }
+        previous_upper = c.is_ascii_uppercase();
         out.push(c.to_ascii_lowercase());
     }
     out
