@@ -62,7 +62,7 @@ def cfn_lint(out, services):
 
 def checkov(out):
     proc = subprocess.run(["checkov", "-d", str(out), "--framework", "terraform", "cloudformation",
-                           "--quiet", "--compact", "-o", "json", "--skip-path", ".artifacts"],
+                           "--compact", "-o", "json", "--skip-path", ".artifacts"],
                           capture_output=True, text=True)
     reports = json.loads(proc.stdout or "[]")
     reports = reports if isinstance(reports, list) else [reports]
