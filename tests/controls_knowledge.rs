@@ -117,3 +117,13 @@ fn scps_are_valid_json_under_the_size_limit() {
     assert_eq!(scp["Version"], "2012-10-17");
     assert!(serde_json::to_string(&scp).unwrap().len() <= 5_120);
 }
+
+#[test]
+fn log_retention_follows_the_profile_rounded_to_a_period_cloudwatch_accepts() {
+    let catalog = common::catalog();
+    let template =
+        |p: &str| String::from_utf8(artifact(&bundle(&catalog, &profile(p), "logs"), "template.yaml")).unwrap();
+    // fin-prod keeps logs 400 days, an accepted period; startup-dev states none, so the file's default holds.
+    assert!(template("fin-prod").contains("RetentionInDays: 400"));
+    assert!(template("startup-dev").contains("RetentionInDays: 365"));
+}

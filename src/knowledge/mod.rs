@@ -8,6 +8,7 @@
 pub mod derive;
 pub mod model;
 pub mod path;
+pub mod profile_values;
 pub mod requirements;
 
 use std::collections::{BTreeMap, BTreeSet};

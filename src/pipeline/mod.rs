@@ -120,8 +120,9 @@ impl StageInput<'_> {
     /// The controls `analyze` selected: the service's control set and the chosen ids with priorities.
     pub fn selected_controls(&self) -> Result<Selection<'_>, StageError> {
         let service = self.service()?;
-        let controls = crate::knowledge::for_service(self.catalog, service)
+        let mut controls = crate::knowledge::for_service(self.catalog, service)
             .ok_or_else(|| StageError::Permanent(format!("no controls for '{}'", service.id)))?;
+        crate::knowledge::profile_values::apply(controls.to_mut(), self.profile, self.catalog);
         let analysis = self
             .previous(StageName::Analyze)
             .ok_or_else(|| StageError::Permanent("the analyze stage's output is missing".into()))?;
