@@ -4,38 +4,7 @@ mod common;
 
 use seccfg::catalog::{ACCESS_LEVELS, Resolution};
 
-const PRIORITY: [&str; 30] = [
-    "s3",
-    "dynamodb",
-    "lambda",
-    "ec2",
-    "rds",
-    "sns",
-    "sqs",
-    "kms",
-    "iam",
-    "bedrock",
-    "ecs",
-    "eks",
-    "apigateway",
-    "cloudfront",
-    "secretsmanager",
-    "logs",
-    "cloudwatch",
-    "elasticloadbalancing",
-    "states",
-    "events",
-    "glue",
-    "athena",
-    "kinesis",
-    "sagemaker",
-    "elasticache",
-    "elasticfilesystem",
-    "es",
-    "cloudtrail",
-    "config",
-    "guardduty",
-];
+use common::PRIORITY;
 
 fn resolves(name: &str) -> String {
     match common::catalog().resolve(name) {

@@ -11,38 +11,7 @@ use seccfg::pipeline::iam::knowledge;
 use seccfg::pipeline::{Artifact, StageInput, StageName, StageOutput, run_stage};
 use serde_json::{Value, json};
 
-const PRIORITY: [&str; 30] = [
-    "s3",
-    "dynamodb",
-    "lambda",
-    "ec2",
-    "rds",
-    "sns",
-    "sqs",
-    "kms",
-    "iam",
-    "bedrock",
-    "ecs",
-    "eks",
-    "apigateway",
-    "cloudfront",
-    "secretsmanager",
-    "logs",
-    "cloudwatch",
-    "elasticloadbalancing",
-    "states",
-    "events",
-    "glue",
-    "athena",
-    "kinesis",
-    "sagemaker",
-    "elasticache",
-    "elasticfilesystem",
-    "es",
-    "cloudtrail",
-    "config",
-    "guardduty",
-];
+use common::PRIORITY;
 
 fn profile(name: &str) -> Profile {
     Profile::from_slice(&common::example(&format!("profiles/{name}.json"))).unwrap().0

@@ -52,3 +52,37 @@ pub async fn fresh_sqlite() -> (Arc<dyn Store>, String, tempfile::TempDir) {
     store.migrate().await.expect("migrate");
     (store, url, dir)
 }
+
+/// The 30 priority services of PRODUCT.md, by canonical id.
+pub const PRIORITY: [&str; 30] = [
+    "s3",
+    "dynamodb",
+    "lambda",
+    "ec2",
+    "rds",
+    "sns",
+    "sqs",
+    "kms",
+    "iam",
+    "bedrock",
+    "ecs",
+    "eks",
+    "apigateway",
+    "cloudfront",
+    "secretsmanager",
+    "logs",
+    "cloudwatch",
+    "elasticloadbalancing",
+    "states",
+    "events",
+    "glue",
+    "athena",
+    "kinesis",
+    "sagemaker",
+    "elasticache",
+    "elasticfilesystem",
+    "es",
+    "cloudtrail",
+    "config",
+    "guardduty",
+];
