@@ -6,6 +6,7 @@
 mod checkov;
 mod compliance;
 mod config_rules;
+mod global_keys;
 mod load;
 mod resolve;
 mod security_hub;
@@ -14,6 +15,7 @@ mod terraform;
 pub use checkov::CheckovCheck;
 pub use compliance::{FrameworkFacts, ProwlerCheck};
 pub use config_rules::ConfigRule;
+pub use global_keys::{GLOBAL_CONDITION_KEYS, is_global_condition_key};
 pub use load::CatalogError;
 pub use resolve::{Resolution, Suggestion};
 pub use security_hub::SecurityHubControl;

@@ -111,7 +111,7 @@ pub fn condition_key_valid(catalog: &Catalog, key: &str) -> bool {
     let base = key.split('/').next().unwrap_or(key);
     let lower = prefix.to_ascii_lowercase();
     if lower == "aws" {
-        return GLOBAL_KEYS.iter().any(|g| g.eq_ignore_ascii_case(base) || g.eq_ignore_ascii_case(key));
+        return crate::catalog::is_global_condition_key(key);
     }
     catalog.iam(&lower).is_some_and(|svc| {
         svc.condition_keys.keys().any(|k| {
@@ -121,55 +121,3 @@ pub fn condition_key_valid(catalog: &Catalog, key: &str) -> bool {
         })
     })
 }
-
-/// AWS global condition context keys (identifiers only).
-const GLOBAL_KEYS: &[&str] = &[
-    "aws:CalledVia",
-    "aws:CalledViaFirst",
-    "aws:CalledViaLast",
-    "aws:CurrentTime",
-    "aws:EpochTime",
-    "aws:FederatedProvider",
-    "aws:MultiFactorAuthAge",
-    "aws:MultiFactorAuthPresent",
-    "aws:PrincipalAccount",
-    "aws:PrincipalArn",
-    "aws:PrincipalIsAWSService",
-    "aws:PrincipalOrgID",
-    "aws:PrincipalOrgPaths",
-    "aws:PrincipalServiceName",
-    "aws:PrincipalServiceNamesList",
-    "aws:PrincipalTag",
-    "aws:PrincipalType",
-    "aws:RequestedRegion",
-    "aws:RequestTag",
-    "aws:ResourceAccount",
-    "aws:ResourceOrgID",
-    "aws:ResourceOrgPaths",
-    "aws:ResourceTag",
-    "aws:SecureTransport",
-    "aws:SourceAccount",
-    "aws:SourceArn",
-    "aws:SourceIdentity",
-    "aws:SourceIp",
-    "aws:SourceOrgID",
-    "aws:SourceOrgPaths",
-    "aws:SourceVpc",
-    "aws:SourceVpce",
-    "aws:TagKeys",
-    "aws:TokenIssueTime",
-    "aws:UserAgent",
-    "aws:userid",
-    "aws:username",
-    "aws:ViaAWSService",
-    "aws:VpcSourceIp",
-    "aws:Ec2InstanceSourceVpc",
-    "aws:Ec2InstanceSourcePrivateIPv4",
-    "aws:RoleSessionName",
-    "aws:Referer",
-    "aws:SourceVpcArn",
-    "aws:VpceAccount",
-    "aws:VpceOrgID",
-    "aws:VpceOrgPaths",
-    "aws:IsMcpServiceAction",
-];

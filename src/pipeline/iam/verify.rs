@@ -10,19 +10,6 @@ use super::policy::{PolicyDocument, Statement};
 use crate::catalog::Catalog;
 use crate::pipeline::checks::Checks;
 
-/// Global condition keys (`aws:` keys valid in any request context) this stage may use.
-const GLOBAL_KEYS: &[&str] = &[
-    "aws:MultiFactorAuthPresent",
-    "aws:MultiFactorAuthAge",
-    "aws:SecureTransport",
-    "aws:RequestedRegion",
-    "aws:PrincipalOrgID",
-    "aws:PrincipalArn",
-    "aws:PrincipalIsAWSService",
-    "aws:SourceIp",
-    "aws:ViaAWSService",
-];
-
 /// A document to verify, with the artifact name and the size quota it must fit.
 pub struct Subject<'a> {
     pub artifact: &'a str,
@@ -129,7 +116,7 @@ impl<'a> Verifier<'a> {
     fn conditions(&mut self, at: &str, statement: &Statement) {
         for key in statement.condition.values().flat_map(|keys| keys.keys()) {
             let subject = format!("{at} {key}");
-            if GLOBAL_KEYS.contains(&key.as_str()) {
+            if crate::catalog::is_global_condition_key(key) {
                 self.checks.pass("iam_condition_key_valid", subject);
             } else if let Some(a) = statement.action.iter().find(|a| !self.key_valid_for(a, key)) {
                 self.checks.fail("iam_condition_key_valid", subject, format!("not a condition key of {a}"));
