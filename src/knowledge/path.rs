@@ -1,29 +1,45 @@
 //! Property paths in control settings: `A.B[0].C`, where `[0]` addresses a list
-//! element and a key may contain `:` (policy condition keys).
+//! element by position and `[Key=value]` the element whose `Key` equals `value`
+//! (for Key/Value attribute lists several controls share). Keys may contain `:`
+//! (policy condition keys); selector values may contain dots.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     Key(String),
     Index(usize),
+    /// The list element whose field `key` equals `value` (created when absent).
+    Select {
+        key: String,
+        value: String,
+    },
 }
 
 pub fn segments(path: &str) -> Vec<Segment> {
     let mut out = Vec::new();
-    for part in path.split('.') {
-        let mut rest = part;
-        while let Some(open) = rest.find('[') {
-            if open > 0 {
-                out.push(Segment::Key(rest[..open].to_string()));
+    let mut key = String::new();
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => push_key(&mut out, &mut key),
+            '[' => {
+                push_key(&mut out, &mut key);
+                let inner: String = chars.by_ref().take_while(|&c| c != ']').collect();
+                out.push(match inner.split_once('=') {
+                    Some((k, v)) => Segment::Select { key: k.trim().into(), value: v.trim().into() },
+                    None => Segment::Index(inner.trim().parse().unwrap_or(0)),
+                });
             }
-            let close = rest[open..].find(']').map_or(rest.len(), |c| open + c);
-            out.push(Segment::Index(rest[open + 1..close].parse().unwrap_or(0)));
-            rest = rest.get(close + 1..).unwrap_or("");
-        }
-        if !rest.is_empty() {
-            out.push(Segment::Key(rest.to_string()));
+            _ => key.push(c),
         }
     }
+    push_key(&mut out, &mut key);
     out
+}
+
+fn push_key(out: &mut Vec<Segment>, key: &mut String) {
+    if !key.is_empty() {
+        out.push(Segment::Key(std::mem::take(key)));
+    }
 }
 
 #[cfg(test)]
@@ -40,6 +56,18 @@ mod tests {
                 Segment::Index(0),
                 Segment::Key("Bool".into()),
                 Segment::Key("aws:SecureTransport".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_selectors_whose_values_contain_dots() {
+        assert_eq!(
+            segments("Attrs[Key=access_logs.s3.enabled].Value"),
+            vec![
+                Segment::Key("Attrs".into()),
+                Segment::Select { key: "Key".into(), value: "access_logs.s3.enabled".into() },
+                Segment::Key("Value".into())
             ]
         );
     }

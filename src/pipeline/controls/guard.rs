@@ -84,6 +84,9 @@ pub fn guard_path(path: &str) -> String {
         .iter()
         .map(|seg| match seg {
             crate::knowledge::path::Segment::Index(_) => "[*]".to_string(),
+            crate::knowledge::path::Segment::Select { key, value } => {
+                format!("[ {key} == {} ]", literal(&value.as_str().into()))
+            }
             crate::knowledge::path::Segment::Key(k) if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                 format!(".{k}")
             }

@@ -53,6 +53,20 @@ pub fn set_path(root: &mut Map<String, Value>, path: &str, value: Value) {
                 }
                 &mut list[*i]
             }
+            Segment::Select { key, value: wanted } => {
+                if !slot.is_array() {
+                    *slot = Value::Array(Vec::new());
+                }
+                let list = slot.as_array_mut().expect("array");
+                let i = match list.iter().position(|e| e[key.as_str()] == *wanted.as_str()) {
+                    Some(i) => i,
+                    None => {
+                        list.push(json!({ key.as_str(): wanted }));
+                        list.len() - 1
+                    }
+                };
+                &mut list[i]
+            }
         };
     }
     *slot = value;
@@ -69,6 +83,9 @@ pub fn remove_path(root: &mut Map<String, Value>, path: &str) {
             (true, Segment::Key(k), _) => root.get_mut(k),
             (false, Segment::Key(k), Some(n)) => n.get_mut(k.as_str()),
             (false, Segment::Index(i), Some(n)) => n.get_mut(*i),
+            (false, Segment::Select { key, value }, Some(n)) => {
+                n.as_array_mut().and_then(|a| a.iter_mut().find(|e| e[key.as_str()] == *value.as_str()))
+            }
             _ => None,
         };
         first = false;

@@ -124,7 +124,7 @@ fn path_of(setting: &Setting) -> Vec<String> {
         .into_iter()
         .filter_map(|s| match s {
             Segment::Key(k) => Some(k),
-            Segment::Index(_) => None,
+            Segment::Index(_) | Segment::Select { .. } => None,
         })
         .collect()
 }
