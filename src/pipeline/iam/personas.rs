@@ -95,7 +95,7 @@ pub fn deployer(catalog: &Catalog, handlers: &HandlerPermissions, partition: Opt
     let mut statements = scoped_statements(catalog, "DeployerHandlers", &actions, &[], partition);
     if pass_role {
         actions.insert("iam:PassRole".into());
-        let principals: Vec<String> = handlers.pass_role_to.iter().map(|p| format!("{p}.amazonaws.com")).collect();
+        let principals: Vec<String> = handlers.pass_role_to.iter().flat_map(|p| service_principals(p)).collect();
         let only = ["role".to_string()];
         let arns: Vec<String> =
             resource_arns(catalog, "iam:PassRole", &only).iter().map(|a| localize(a, partition)).collect();
@@ -107,6 +107,16 @@ pub fn deployer(catalog: &Catalog, handlers: &HandlerPermissions, partition: Opt
     }
     let scope = "exactly the IAM actions the CloudFormation handlers of the deployed resource types need";
     Persona { name: "deployer", scope: scope.into(), actions, statements }
+}
+
+/// Principals a role is passed to for a service: `<prefix>.amazonaws.com`, plus the
+/// task principal for ECS, whose task roles are assumed by `ecs-tasks`.
+fn service_principals(prefix: &str) -> Vec<String> {
+    let mut out = vec![format!("{prefix}.amazonaws.com")];
+    if prefix == "ecs" {
+        out.push("ecs-tasks.amazonaws.com".into());
+    }
+    out
 }
 
 fn configuration_read(c: &Classification) -> bool {
