@@ -58,6 +58,11 @@ pub struct EventRuleSpec {
     pub remediation: String,
 }
 
+/// Name of the EventBridge rule that watches for changes undoing a control.
+pub fn event_rule_name(control_id: &str) -> String {
+    format!("seccfg-{}-drift", control_id.to_ascii_lowercase())
+}
+
 /// EventBridge rules matching the CloudTrail events that undo a control.
 pub fn event_rules(identity: &ServiceIdentity, controls: &[&ControlDef]) -> Vec<EventRuleSpec> {
     let source = event_source(identity);
@@ -67,7 +72,7 @@ pub fn event_rules(identity: &ServiceIdentity, controls: &[&ControlDef]) -> Vec<
             let r = c.responsive.as_ref()?;
             Some(EventRuleSpec {
                 control_id: c.id.clone(),
-                name: format!("seccfg-{}-drift", c.id.to_ascii_lowercase()),
+                name: event_rule_name(&c.id),
                 event_pattern: json!({
                     "detail-type": ["AWS API Call via CloudTrail"],
                     "detail": { "eventSource": [source], "eventName": r.events },

@@ -110,8 +110,8 @@ fn entry(c: &ControlDef, priority: Priority, derived: bool) -> ControlEntry {
         config_rule: c.detective.as_ref().map(|d| d.config_rule.clone()),
         security_hub: c.security_hub.clone(),
         guard_rule,
-        scp_statement: c.preventive.as_ref().map(|_| format!("Seccfg{}", c.id.replace('-', ""))),
-        event_rule: c.responsive.as_ref().map(|_| format!("seccfg-{}-drift", c.id.to_ascii_lowercase())),
+        scp_statement: c.preventive.as_ref().map(|_| scp::sid(&c.id)),
+        event_rule: c.responsive.as_ref().map(|_| detective::event_rule_name(&c.id)),
         checkov: c.checkov.clone(),
     }
 }

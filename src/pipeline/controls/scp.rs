@@ -15,11 +15,15 @@ pub fn statements(controls: &[&ControlDef]) -> Vec<Value> {
         .iter()
         .filter_map(|c| {
             let mut statement = c.preventive.clone()?;
-            let sid: String = c.id.chars().filter(char::is_ascii_alphanumeric).collect();
-            statement.as_object_mut()?.insert("Sid".into(), json!(format!("Seccfg{sid}")));
+            statement.as_object_mut()?.insert("Sid".into(), json!(sid(&c.id)));
             Some(statement)
         })
         .collect()
+}
+
+/// Statement id of a control's SCP statement (`S3-04` → `SeccfgS304`; Sids are alphanumeric).
+pub fn sid(control_id: &str) -> String {
+    format!("Seccfg{}", control_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
 }
 
 /// Greedy packing in order; a statement larger than the limit on its own is left in
