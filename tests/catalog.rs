@@ -143,7 +143,8 @@ fn config_rules_are_unique_upper_snake_case_and_mapped_to_resource_types() {
     let sse = catalog.config_rule("S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED").expect("rule exists");
     assert!(sse.resource_types.iter().any(|t| t == "AWS::S3::Bucket"), "{sse:?}");
     let ssl = catalog.config_rule("S3_BUCKET_SSL_REQUESTS_ONLY").expect("rule exists");
-    assert_eq!(ssl.resource_types_basis.as_deref(), Some("cdk-nag"));
+    assert_eq!(ssl.resource_types_basis.as_deref(), Some("reviewed"));
+    assert_eq!(ssl.resource_types, vec!["AWS::S3::Bucket".to_string()], "Config evaluates the bucket, not its policy");
     assert!(catalog.config_rule("S3_BUCKET_SERVER_SIDE_ENCRYPTION").is_none());
     assert!(catalog.config_resource_type_supported("AWS::S3::Bucket"));
     assert!(!catalog.config_resource_type_supported("AWS::S3::Bucket2"));
@@ -155,7 +156,12 @@ fn config_rules_and_security_hub_controls_are_found_per_service() {
     let s3 = catalog.service("s3").unwrap();
     let rules = catalog.config_rules_for_service(s3);
     assert!(rules.iter().any(|r| r.id == "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED"));
-    assert!(rules.iter().all(|r| r.id.starts_with("S3_")), "{:?}", rules.iter().map(|r| &r.id).collect::<Vec<_>>());
+    // Rules of one service, and the cross-service tag rule, which evaluates buckets too.
+    assert!(
+        rules.iter().all(|r| r.id.starts_with("S3_") || r.id == "REQUIRED_TAGS"),
+        "{:?}",
+        rules.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
     let elb = catalog.service("elasticloadbalancing").unwrap();
     assert!(catalog.config_rules_for_service(elb).iter().any(|r| r.id == "ELB_LOGGING_ENABLED"));
     let controls = catalog.security_hub_controls_for_service(elb);

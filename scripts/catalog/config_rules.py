@@ -1,13 +1,25 @@
-"""AWS Config managed rules: identifiers (aws-cdk-lib, cdk-nag), the resource types
-each evaluates where a source states it (cdk-nag rule implementations), and the
-resource types AWS Config records (botocore's config service model).
+"""AWS Config managed rules: identifiers (aws-cdk-lib, cdk-nag), the AWS Config resource
+types each evaluates, and the resource types AWS Config records (botocore's config
+service model).
+
+No registry package states a managed rule's Config scope: cdk-nag's rule implementations
+name the CloudFormation types *they* inspect (a bucket policy for an SSL rule, a WAF
+association for a WAF rule), which are often not what Config evaluates. So scopes come
+from the team's reviewed table (config-rule-scopes.json, basis "reviewed"), cross-checked
+here against every package-stated hint; rules outside it keep the Config types their id
+names (basis "name") or that cdk-nag inspects and Config records (basis "cdk-nag"), and
+carry no trigger: the pipeline deploys only reviewed rules.
 """
 
 import gzip
 import json
 import re
 
-from common import NpmPackage, Source
+from common import HERE, NpmPackage, Source
+
+REVIEWED = HERE / "config-rule-scopes.json"
+ACCOUNT = "AWS::::Account"
+TRIGGERS = {"change": "configuration_change", "periodic": "periodic"}
 
 # ManagedRuleIdentifiers members: doc comment, then `static readonly NAME = "VALUE";`
 CDK_RULE = re.compile(r"/\*\*((?:(?!\*/).)*)\*/\s*static readonly ([A-Z0-9_]+) = \"([A-Z0-9_]+)\";", re.S)
@@ -37,6 +49,17 @@ def cdk_rule_ids(cdk: NpmPackage) -> dict:
         name = DOC_NAME.search(doc)
         out[value] = name.group(1) if name else None
     return out
+
+
+def trusted_name(rule_id: str, doc: str | None, reviewed_names: dict) -> str | None:
+    """A documented name the rule id spells (separators aside) or the reviewed table confirms.
+    aws-cdk-lib's doc links are sometimes copied from a neighbour (ECS_CONTAINERS_NONPRIVILEGED
+    links ec2-instances-in-vpc); such a name would tie the rule to another rule's facts."""
+    if doc is None:
+        return None
+    if squash(doc) == squash(rule_id) or reviewed_names.get(rule_id) == doc:
+        return doc
+    return None
 
 
 def cdk_cfn_classes(cdk: NpmPackage) -> dict:
@@ -113,31 +136,79 @@ def config_recorded_types(botocore: Source) -> list:
     raise SystemExit("botocore: config service model not found")
 
 
-def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: Source) -> dict:
-    """rules: id -> {name (documented kebab-case name), resource_types, resource_types_basis, sources}.
+def read_reviewed() -> dict:
+    return json.loads(REVIEWED.read_text())
 
-    resource_types come from cdk-nag's implementation of the same rule when there is one
-    (basis "cdk-nag"); otherwise from the rule id naming a Config-recorded type (basis "name").
+
+def check_reviewed(rid: str, entry: dict, recorded: set, hints: dict) -> list:
+    """Meaning checks of one reviewed entry; returns the problems found."""
+    problems = []
+    trigger, types = entry.get("trigger"), entry.get("evaluates") or []
+    if trigger not in TRIGGERS:
+        problems.append(f"{rid}: trigger '{trigger}' is not one of {sorted(TRIGGERS)}")
+    if not types:
+        problems.append(f"{rid}: no resource types")
+    if trigger == "change":
+        for t in types:
+            if t not in recorded:
+                problems.append(f"{rid}: change-triggered rule scoped to {t}, which AWS Config does not record")
+    if ACCOUNT in types and (trigger != "periodic" or len(types) > 1):
+        problems.append(f"{rid}: {ACCOUNT} stands alone and only for periodic rules")
+    if ACCOUNT not in types and not entry.get("hint_mismatch"):
+        for source, hinted in hints.items():
+            if hinted and not set(hinted) & set(types):
+                problems.append(f"{rid}: reviewed {types} shares no type with {source} {hinted}")
+    return problems
+
+
+def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: Source) -> dict:
+    """rules: id -> {name, resource_types, resource_types_basis, trigger, inspected_cloudformation_types,
+    sources}; cloudformation_to_config: CloudFormation types whose Config type has another name.
+
+    resource_types are AWS Config resource types (or AWS::::Account for periodic account checks).
     """
-    cdk_ids = cdk_rule_ids(cdk)
+    reviewed = read_reviewed()
+    reviewed_names = reviewed["documented_names"]
+    cdk_ids = {rid: trusted_name(rid, doc, reviewed_names) for rid, doc in cdk_rule_ids(cdk).items()}
     by_doc_name = {doc: rid for rid, doc in cdk_ids.items() if doc}
-    rules = {rid: {"name": doc, "resource_types": [], "sources": ["aws-cdk-lib"]} for rid, doc in cdk_ids.items()}
+    rules = {rid: {"name": doc, "inspected_cloudformation_types": [], "sources": ["aws-cdk-lib"]} for rid, doc in cdk_ids.items()}
     for source, names in (("cdk-nag", nag_documented_rules(nag)), ("prowler", prowler_named_rules(prowler))):
         for doc in names:
             rid = by_doc_name.get(doc, kebab_to_id(doc))
-            rule = rules.setdefault(rid, {"name": doc, "resource_types": [], "sources": []})
+            rule = rules.setdefault(rid, {"name": doc, "inspected_cloudformation_types": [], "sources": []})
             rule["sources"] = sorted(set(rule["sources"]) | {source})
             rule["name"] = rule["name"] or doc
     squashed = {squash(r["name"]): rid for rid, r in rules.items() if r["name"]}
     for nag_rule, types in nag_rule_types(nag, cdk_cfn_classes(cdk)).items():
         rid = squashed.get(squash(nag_rule))
         if rid:
-            rules[rid]["resource_types"] = sorted(set(rules[rid]["resource_types"]) | set(types))
+            rules[rid]["inspected_cloudformation_types"] = sorted(set(rules[rid]["inspected_cloudformation_types"]) | set(types))
     recorded = config_recorded_types(botocore)
+    recorded_set = set(recorded)
+    to_config = reviewed["cloudformation_to_config"]
+    problems = [f"cloudformation_to_config: {c} -> {t} is not a recorded Config type" for c, t in to_config.items() if t not in recorded_set]
+
+    def as_config(cfn_types):
+        return sorted({to_config.get(t, t) for t in cfn_types} & recorded_set)
+
+    for rid, entry in sorted(reviewed["rules"].items()):
+        if rid not in rules:
+            problems.append(f"{rid}: reviewed but no package lists the rule")
     for rid, rule in rules.items():
-        if rule["resource_types"]:
-            rule["resource_types_basis"] = "cdk-nag"
+        nag_types = as_config(rule["inspected_cloudformation_types"])
+        named = name_matched_types(rid, recorded)
+        entry = reviewed["rules"].get(rid)
+        if entry:
+            problems += check_reviewed(rid, entry, recorded_set, {"cdk-nag": nag_types, "the rule id": named})
+            rule["resource_types"] = sorted(entry["evaluates"])
+            rule["resource_types_basis"] = "reviewed"
+            rule["trigger"] = TRIGGERS.get(entry.get("trigger"))
+        elif nag_types:
+            rule["resource_types"], rule["resource_types_basis"], rule["trigger"] = nag_types, "cdk-nag", None
         else:
-            rule["resource_types"] = name_matched_types(rid, recorded)
-            rule["resource_types_basis"] = "name" if rule["resource_types"] else None
-    return {"rules": rules, "recorded_resource_types": recorded}
+            rule["resource_types"] = named
+            rule["resource_types_basis"] = "name" if named else None
+            rule["trigger"] = None
+    if problems:
+        raise SystemExit("config-rule-scopes.json:\n  " + "\n  ".join(problems))
+    return {"rules": rules, "recorded_resource_types": recorded, "cloudformation_to_config": to_config}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from checkov_checks import checkov_facts
 from common import NpmPackage, Source, read_pins, sha256, sort_values, write
-from config_rules import config_facts
+from config_rules import REVIEWED, config_facts
 from prowler_facts import FRAMEWORK_FILES, prowler_facts
 from terraform_schema import terraform_facts
 
@@ -289,6 +289,18 @@ def main() -> None:
             "argument and nested block names (recursive)",
             "its jsii assembly carries every resource's schema and the original Terraform names",
         ),
+        {
+            "package": "seccfg reviewed table",
+            "registry": "repository",
+            "version": sha256(REVIEWED.read_bytes())[:16],
+            "files": {f"scripts/catalog/{REVIEWED.name}": {"count": 1, "sha256": sha256(REVIEWED.read_bytes())}},
+            "extracts": "AWS Config managed rules' trigger and the AWS Config resource types each evaluates; "
+            "CloudFormation types whose Config type has another name; documented rule names the ids do not spell",
+            "produces": ["config.json"],
+            "why": "no registry package states Config scopes (cdk-nag names the CloudFormation types its own "
+            "checks inspect); every entry is cross-checked against botocore's ResourceType enum, cdk-nag and "
+            "the rule id",
+        },
     ]
     # catalog_version: sha256 over the sorted lines "<file>=<sha256>\n", first 16 hex chars
     combined = sha256("".join(f"{k}={v}\n" for k, v in sorted(outputs.items())).encode())

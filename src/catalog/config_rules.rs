@@ -14,15 +14,40 @@ pub struct ConfigRule {
     pub id: String,
     /// The rule's documented (kebab-case) name, when a source gives it.
     pub name: Option<String>,
-    /// CloudFormation / Config resource types the rule evaluates.
+    /// AWS Config resource types the rule evaluates ([`ACCOUNT`] for periodic checks of the
+    /// account as a whole).
     #[serde(default)]
     pub resource_types: Vec<String>,
-    /// Where `resource_types` came from: "cdk-nag" (a rule implementation inspects those
-    /// types) or "name" (the rule id names a recorded type, e.g. S3_BUCKET_… → AWS::S3::Bucket).
+    /// Where `resource_types` came from: "reviewed" (the team's table, cross-checked against
+    /// the packages; the only basis the pipeline deploys), "cdk-nag" (Config-recorded types
+    /// cdk-nag's implementation inspects) or "name" (the rule id names a recorded type).
     pub resource_types_basis: Option<String>,
+    /// "configuration_change" or "periodic"; known for reviewed rules only.
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// CloudFormation types cdk-nag's implementation of the rule inspects (a hint, not a scope).
+    #[serde(default)]
+    pub inspected_cloudformation_types: Vec<String>,
     /// Registry packages that list the rule.
     #[serde(default)]
     pub sources: Vec<String>,
+}
+
+/// The pseudo resource type of periodic rules that evaluate the account as a whole.
+pub const ACCOUNT: &str = "AWS::::Account";
+
+impl ConfigRule {
+    pub fn reviewed(&self) -> bool {
+        self.resource_types_basis.as_deref() == Some("reviewed")
+    }
+
+    pub fn periodic(&self) -> bool {
+        self.trigger.as_deref() == Some("periodic")
+    }
+
+    pub fn evaluates_account(&self) -> bool {
+        self.resource_types.iter().any(|t| t == ACCOUNT)
+    }
 }
 
 /// `data/config.json`.
@@ -30,6 +55,9 @@ pub struct ConfigRule {
 pub(crate) struct ConfigFacts {
     pub rules: BTreeMap<String, ConfigRule>,
     pub recorded_resource_types: BTreeSet<String>,
+    /// CloudFormation types whose AWS Config type has another name.
+    #[serde(default)]
+    pub cloudformation_to_config: BTreeMap<String, String>,
 }
 
 impl ConfigFacts {
@@ -81,17 +109,36 @@ impl Catalog {
             .rules
             .values()
             .filter(|rule| {
-                if rule.resource_types.is_empty() {
+                if rule.resource_types.is_empty() || rule.evaluates_account() {
                     self.config_rule_service.get(&rule.id).is_some_and(|s| s == &service.id)
                 } else {
-                    rule.resource_types.iter().any(|t| service.owns_cloudformation_type(t))
+                    rule.resource_types
+                        .iter()
+                        .map(|t| self.cloudformation_type_of_config(t))
+                        .chain(rule.inspected_cloudformation_types.iter().map(String::as_str))
+                        .any(|t| service.owns_cloudformation_type(t))
                 }
             })
             .collect()
     }
 
-    /// Whether AWS Config records (and so rules can evaluate) this resource type.
-    pub fn config_resource_type_supported(&self, cfn_type: &str) -> bool {
-        self.config.recorded_resource_types.contains(cfn_type)
+    /// Whether AWS Config records this resource type (a change-triggered rule can be scoped to it).
+    pub fn config_resource_type_supported(&self, config_type: &str) -> bool {
+        self.config.recorded_resource_types.contains(config_type)
+    }
+
+    /// The AWS Config name of a CloudFormation resource type (the same name unless the
+    /// reviewed table says otherwise: AWS::OpenSearchService::Domain → AWS::OpenSearch::Domain).
+    pub fn config_type_of<'a>(&'a self, cfn_type: &'a str) -> &'a str {
+        self.config.cloudformation_to_config.get(cfn_type).map_or(cfn_type, String::as_str)
+    }
+
+    /// The CloudFormation name of an AWS Config resource type.
+    pub fn cloudformation_type_of_config<'a>(&'a self, config_type: &'a str) -> &'a str {
+        self.config
+            .cloudformation_to_config
+            .iter()
+            .find(|(_, c)| c.as_str() == config_type)
+            .map_or(config_type, |(cfn, _)| cfn.as_str())
     }
 }

@@ -133,7 +133,7 @@ impl Catalog {
         let config_rule_service = config
             .rules
             .values()
-            .filter(|rule| rule.resource_types.is_empty())
+            .filter(|rule| rule.resource_types.is_empty() || rule.evaluates_account())
             .filter_map(|rule| {
                 service_by_prefix(&rule.id, &aliases.config_rule_prefixes, identities.keys())
                     .map(|service| (rule.id.clone(), service.to_string()))

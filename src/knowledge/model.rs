@@ -204,6 +204,14 @@ pub struct Detective {
     pub config_rule: String,
     #[serde(default)]
     pub parameters: BTreeMap<String, Value>,
+    /// The resource (id) whose AWS Config type the rule evaluates, when it is not the
+    /// resource the control's settings configure (a bucket policy's rule reports on the bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// An AWS Config type the rule evaluates that the template creates only indirectly
+    /// (EBS volumes of an instance's block device mappings). Overrides `resource`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluates: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

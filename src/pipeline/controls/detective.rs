@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::super::checks::Checks;
 use crate::catalog::{Catalog, ServiceIdentity};
 use crate::knowledge::{ControlDef, ServiceControls};
 
@@ -12,8 +13,18 @@ pub struct ConfigRuleSpec {
     pub name: String,
     pub source_identifier: String,
     pub input_parameters: serde_json::Map<String, Value>,
-    /// Resource types the rule is scoped to; empty for rules that evaluate the account.
+    /// AWS Config resource types the rule is scoped to; empty for periodic rules (Config
+    /// scopes only change-triggered rules).
     pub scope: Vec<String>,
+    /// The AWS Config type of the resource the control checks, if it checks one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluates: Option<String>,
+    /// "configuration_change" or "periodic" (from the catalog).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Where the catalog's scope for this rule came from ("reviewed" is the only one deployed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope_basis: Option<String>,
 }
 
 pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&ControlDef]) -> Vec<ConfigRuleSpec> {
@@ -21,12 +32,15 @@ pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&C
         .iter()
         .filter_map(|c| {
             let d = c.detective.as_ref()?;
-            let resource_type =
-                c.cloudformation.as_ref().and_then(|cfn| service.resource(&cfn.resource)).map(|r| &r.kind);
-            // Scope only to types the rule is known to evaluate and Config records.
-            let scope = match (catalog.config_rule(&d.config_rule), resource_type) {
-                (Some(rule), Some(t)) if rule.resource_types.contains(t) => vec![t.clone()],
-                (Some(rule), _) => rule.resource_types.clone(),
+            let rule = catalog.config_rule(&d.config_rule);
+            let evaluates = checked_config_type(catalog, service, c);
+            // Change-triggered rules are scoped to the checked resource's Config type (or the
+            // rule's own types when the control checks no template resource); periodic rules
+            // take no scope. verify_scopes fails the bundle when the rule cannot evaluate it.
+            let scope = match (rule, &evaluates) {
+                (Some(r), _) if r.periodic() => Vec::new(),
+                (Some(_), Some(t)) => vec![t.clone()],
+                (Some(r), None) => r.resource_types.clone(),
                 (None, _) => Vec::new(),
             };
             let input_parameters =
@@ -37,9 +51,83 @@ pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&C
                 source_identifier: d.config_rule.clone(),
                 input_parameters,
                 scope,
+                evaluates,
+                trigger: rule.and_then(|r| r.trigger.clone()),
+                scope_basis: rule.and_then(|r| r.resource_types_basis.clone()),
             })
         })
         .collect()
+}
+
+/// The AWS Config type of what the control checks: `detective.evaluates`, else the type of
+/// `detective.resource`, else of the resource its settings configure.
+fn checked_config_type(catalog: &Catalog, service: &ServiceControls, c: &ControlDef) -> Option<String> {
+    let d = c.detective.as_ref()?;
+    if let Some(t) = &d.evaluates {
+        return Some(t.clone());
+    }
+    let id = d.resource.as_ref().or(c.cloudformation.as_ref().map(|cfn| &cfn.resource))?;
+    service.resource(id).map(|r| catalog.config_type_of(&r.kind).to_string())
+}
+
+/// Each deployed rule's scope means what it says: the catalog's scope for it is reviewed,
+/// a change-triggered rule is scoped only to types AWS Config records and the rule evaluates
+/// and includes the checked resource's type, a periodic rule carries no scope and evaluates
+/// the checked type (or the account).
+pub fn verify_scopes(catalog: &Catalog, rules: &[ConfigRuleSpec], checks: &mut Checks) {
+    for spec in rules {
+        let subject = format!("{} {}", spec.control_id, spec.source_identifier);
+        let Some(rule) = catalog.config_rule(&spec.source_identifier) else { continue };
+        let reviewed = rule.reviewed();
+        let basis = rule.resource_types_basis.as_deref().unwrap_or("none");
+        checks.record(
+            "config_rule_scope_reviewed",
+            &subject,
+            reviewed,
+            if reviewed { String::new() } else { format!("scope basis is {basis}, not reviewed") },
+        );
+        if !reviewed {
+            continue;
+        }
+        if rule.periodic() {
+            let ok = spec.scope.is_empty();
+            checks.record(
+                "config_rule_periodic_unscoped",
+                &subject,
+                ok,
+                if ok { String::new() } else { format!("periodic rule scoped to {:?}", spec.scope) },
+            );
+        } else {
+            let outside: Vec<&String> = spec
+                .scope
+                .iter()
+                .filter(|t| !catalog.config_resource_type_supported(t) || !rule.resource_types.contains(t))
+                .collect();
+            let ok = !spec.scope.is_empty() && outside.is_empty();
+            let detail = if spec.scope.is_empty() {
+                "change-triggered rule without a scope".to_string()
+            } else if ok {
+                String::new()
+            } else {
+                format!(
+                    "{outside:?} not recorded by AWS Config or not evaluated by the rule ({:?})",
+                    rule.resource_types
+                )
+            };
+            checks.record("config_rule_scope_config_types", &subject, ok, detail);
+        }
+        if let Some(t) = &spec.evaluates {
+            let evaluated = rule.resource_types.contains(t) || (rule.periodic() && rule.evaluates_account());
+            let scoped = rule.periodic() || spec.scope.contains(t);
+            let ok = evaluated && scoped;
+            let detail = if ok {
+                String::new()
+            } else {
+                format!("checks {t}; the rule evaluates {:?}, scope {:?}", rule.resource_types, spec.scope)
+            };
+            checks.record("config_rule_evaluates_checked_resource", &subject, ok, detail);
+        }
+    }
 }
 
 /// Config takes every input parameter as a string.

@@ -59,6 +59,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
 
     let mut checks = Checks::default();
     verify_ids(input.catalog, &controls, &mut checks);
+    detective::verify_scopes(input.catalog, &config_rules, &mut checks);
     scp::verify(input.catalog, &scps, &mut checks);
     checks.ensure_passed("controls")?;
 

@@ -28,16 +28,6 @@ resource "aws_config_config_rule" "sns_04" {
   }
 }
 
-resource "aws_config_config_rule" "sns_06" {
-  input_parameters = "{\"tag1Key\":\"data-classification\"}"
-  name             = "seccfg-sns-06"
-
-  source {
-    owner             = "AWS"
-    source_identifier = "REQUIRED_TAGS"
-  }
-}
-
 variable "alert_topic_arn" {
   type        = string
   description = "SNS topic that receives security alerts."

@@ -38,7 +38,7 @@ resource "aws_config_config_rule" "s3_03" {
 
   scope {
     compliance_resource_types = [
-      "AWS::S3::BucketPolicy"
+      "AWS::S3::Bucket"
     ]
   }
 }
@@ -95,6 +95,12 @@ resource "aws_config_config_rule" "s3_08" {
   source {
     owner             = "AWS"
     source_identifier = "REQUIRED_TAGS"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
   }
 }
 
