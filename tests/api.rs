@@ -266,3 +266,39 @@ async fn catalog_serves_config_rules_security_hub_controls_and_terraform_prefixe
         assert_eq!(headers["content-type"], "application/problem+json", "{bad}");
     }
 }
+
+#[tokio::test]
+async fn reference_design_profile_is_accepted_with_warnings_that_reach_the_bundle() {
+    let api = api().await;
+    let profile = common::example_json("profiles/reference-design.json");
+    let (status, _, stored) = api.post("/v1/profiles", &profile).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    let pointers: Vec<&str> =
+        stored["warnings"].as_array().unwrap().iter().map(|w| w["pointer"].as_str().unwrap()).collect();
+    assert!(pointers.contains(&"/compliance_requirements/requirements/data_classification"), "{stored}");
+    assert!(pointers.contains(&"/organization_details/aws_accounts/0"), "{stored}");
+
+    let mut body = common::example_json("requests/s3.json");
+    body["profile"] = profile;
+    let (status, _, accepted) = api.post("/v1/requests", &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let pointers: Vec<&str> =
+        accepted["warnings"].as_array().unwrap().iter().map(|w| w["pointer"].as_str().unwrap()).collect();
+    assert!(pointers.contains(&"/profile/compliance_requirements/requirements/data_classification"), "{accepted}");
+    assert!(pointers.contains(&"/profile/organization_details/aws_accounts/0"), "{accepted}");
+
+    api.drain().await;
+    let run = accepted["runs"][0]["run_id"].as_str().unwrap();
+    let (status, _, bundle) = api.call("GET", &format!("/v1/runs/{run}/artifacts/bundle.json"), None).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let warned: Vec<&str> =
+        bundle["profile_warnings"].as_array().unwrap().iter().map(|w| w["pointer"].as_str().unwrap()).collect();
+    assert!(warned.contains(&"/organization_details/aws_accounts/0"), "{bundle}");
+    let (_, _, iam) = api.call("GET", &format!("/v1/runs/{run}/artifacts/iam-model.json"), None).await;
+    let account = iam["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "Account").unwrap();
+    assert!(account.get("allowed_values").is_none_or(|v| v.as_array().unwrap().is_empty()), "{account}");
+    let (_, _, policy) =
+        api.call("GET", &format!("/v1/runs/{run}/artifacts/iam-policy-administrator.json"), None).await;
+    let text = policy.to_string();
+    assert!(text.contains("${Account}") && !text.contains(":320:"), "ARNs keep the account parameter: {text}");
+}

@@ -68,11 +68,9 @@ fn profile_required_fields_enums_and_bounds() {
     assert_eq!(pointers(err), vec!["/profile_id", "/security_requirements", "/compliance_requirements"]);
 
     let mut doc = common::example_json("profiles/fin-prod.json");
-    doc["compliance_requirements"]["primary_framework"] = json!("NIST-9000");
     doc["compliance_requirements"]["additional_frameworks"] = json!(["PCI-DSS", 7]);
     doc["compliance_requirements"]["requirements"]["regulatory_regions"] = json!(["us-east-1", "Europe"]);
-    doc["threat_model"]["risk_level"] = json!("extreme");
-    doc["organization_details"]["aws_accounts"] = json!(["1234"]);
+    doc["threat_model"]["risk_level"] = json!(["high"]);
     doc["security_operations"]["logging"]["log_retention_period"] = json!(-5);
     doc["security_requirements"]["access_requirements"]["mfa"] = json!("yes");
     let err = Profile::from_value(doc).unwrap_err();
@@ -82,9 +80,7 @@ fn profile_required_fields_enums_and_bounds() {
         got,
         vec![
             "/compliance_requirements/additional_frameworks/1",
-            "/compliance_requirements/primary_framework",
             "/compliance_requirements/requirements/regulatory_regions/1",
-            "/organization_details/aws_accounts/0",
             "/security_operations/logging/log_retention_period",
             "/security_requirements/access_requirements/mfa",
             "/threat_model/risk_level",
@@ -138,4 +134,50 @@ fn contradicting_access_requirements_are_rejected_on_both_fields() {
             "/security_requirements/access_requirements/ip_restrictions"
         ]
     );
+}
+
+fn warning_for<'a>(warnings: &'a [seccfg::input::Warning], pointer: &str) -> &'a str {
+    warnings
+        .iter()
+        .find(|w| w.pointer == pointer)
+        .map(|w| w.detail.as_str())
+        .unwrap_or_else(|| panic!("no warning at {pointer}: {warnings:?}"))
+}
+
+#[test]
+fn reference_design_vocabulary_is_accepted_with_warnings_saying_how_it_was_read() {
+    use seccfg::input::{DataClassification, Framework, RiskLevel};
+    let (profile, warnings) = Profile::from_slice(&common::example("profiles/reference-design.json")).unwrap();
+    assert_eq!(profile.data_classification, Some(DataClassification::Restricted), "strictest non-regulated class");
+    let dc = warning_for(&warnings, "/compliance_requirements/requirements/data_classification");
+    assert!(dc.contains("'sensitive'") && dc.contains("'restricted'"), "{dc}");
+    assert!(profile.aws_accounts.is_empty(), "a placeholder account is never offered as a value");
+    let acct = warning_for(&warnings, "/organization_details/aws_accounts/0");
+    assert!(acct.contains("'320'") && acct.contains("${Account}"), "{acct}");
+    assert_eq!(profile.warnings, warnings, "the profile carries its warnings into every bundle");
+
+    let mut doc = common::example_json("profiles/fin-prod.json");
+    doc["compliance_requirements"]["primary_framework"] = json!("NIST-9000");
+    doc["compliance_requirements"]["additional_frameworks"] = json!(["PCI-DSS", "DORA"]);
+    doc["threat_model"]["framework"] = json!("PASTA");
+    doc["threat_model"]["risk_level"] = json!("extreme");
+    doc["threat_model"]["threat_vectors"] = json!(["Data Exfiltration", "quantum"]);
+    let (profile, warnings) = Profile::from_value(doc).unwrap();
+    assert_eq!(profile.primary_framework, Framework::Nist80053);
+    assert!(warning_for(&warnings, "/compliance_requirements/primary_framework").contains("NIST-800-53"));
+    assert_eq!(profile.additional_frameworks, vec![Framework::PciDss]);
+    assert!(warning_for(&warnings, "/compliance_requirements/additional_frameworks/1").contains("no coverage"));
+    assert!(warning_for(&warnings, "/threat_model/framework").contains("STRIDE"));
+    assert_eq!(profile.risk_level, RiskLevel::Critical);
+    assert!(warning_for(&warnings, "/threat_model/risk_level").contains("'critical'"));
+    assert_eq!(profile.threat_vectors, vec!["data_exfiltration".to_string(), "quantum".to_string()]);
+    assert!(warning_for(&warnings, "/threat_model/threat_vectors/1").contains("no control"));
+
+    let mut doc = common::example_json("profiles/fin-prod.json");
+    doc["threat_model"]["risk_level"] = json!("unknowable");
+    doc["compliance_requirements"]["requirements"]["data_classification"] = json!("top secret");
+    let (profile, warnings) = Profile::from_value(doc).unwrap();
+    assert_eq!(profile.risk_level, RiskLevel::High, "unknown risk is read protectively");
+    assert_eq!(profile.data_classification, Some(DataClassification::Restricted));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
 }

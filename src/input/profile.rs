@@ -126,6 +126,9 @@ pub struct Profile {
     pub regulatory_regions: Vec<String>,
     pub threat_vectors: Vec<String>,
     pub risk_level: RiskLevel,
+    /// How values outside a vocabulary were read (JSON pointers into the profile); every
+    /// bundle built from the profile repeats them in `bundle.json`.
+    pub warnings: Vec<Warning>,
     #[serde(skip)]
     pub document: Value,
 }
@@ -178,13 +181,9 @@ impl Profile {
         let environment =
             org.and_then(|o| c.string("/organization_details/environment", o.get("environment"), false, 64));
         let aws_accounts = org
-            .map(|o| c.strings("/organization_details/aws_accounts", o.get("aws_accounts"), 1000, 12))
+            .map(|o| c.strings("/organization_details/aws_accounts", o.get("aws_accounts"), 1000, 64))
             .unwrap_or_default();
-        for (i, acct) in aws_accounts.iter().enumerate() {
-            if acct.len() != 12 || !acct.chars().all(|ch| ch.is_ascii_digit()) {
-                c.error(format!("/organization_details/aws_accounts/{i}"), "must be a 12-digit AWS account id");
-            }
-        }
+        let aws_accounts = account_ids(&mut c, aws_accounts);
 
         let ops = c.object("/security_operations", root.get("security_operations"), false);
         c.object("/security_controls", root.get("security_controls"), false);
@@ -211,10 +210,12 @@ impl Profile {
             regulatory_regions: comp.regions,
             threat_vectors,
             risk_level: risk_level.unwrap_or(RiskLevel::Medium),
+            warnings: Vec::new(),
             document: Value::Null,
         };
         let (mut profile, warnings) = c.finish(profile)?;
         profile.document = doc;
+        profile.warnings = warnings.clone();
         Ok((profile, warnings))
     }
 
@@ -334,34 +335,31 @@ fn compliance(c: &mut Checker, v: Option<&Value>) -> Compliance {
     {
         out.primary = Framework::parse(&name);
         if out.primary.is_none() {
-            c.error("/compliance_requirements/primary_framework", unknown_framework(&name));
+            // The broadest catalogue seccfg maps stands in, so no requirement goes unnamed.
+            c.warn(
+                "/compliance_requirements/primary_framework",
+                format!(
+                    "{}; requirement ids are given for NIST-800-53 instead, '{name}' itself is not mapped",
+                    unknown_framework(&name)
+                ),
+            );
+            out.primary = Some(Framework::Nist80053);
         }
     }
     let names = c.strings("/compliance_requirements/additional_frameworks", comp.get("additional_frameworks"), 16, 64);
     for (i, name) in names.iter().enumerate() {
         match Framework::parse(name) {
             Some(f) => out.additional.push(f),
-            None => c.error(format!("/compliance_requirements/additional_frameworks/{i}"), unknown_framework(name)),
+            None => c.warn(
+                format!("/compliance_requirements/additional_frameworks/{i}"),
+                format!("{}; kept, but the bundle claims no coverage of it", unknown_framework(name)),
+            ),
         }
     }
     let base = "/compliance_requirements/requirements";
     if let Some(req) = c.object(base, comp.get("requirements"), false) {
         if let Some(dc) = c.string(&pointer(base, "data_classification"), req.get("data_classification"), false, 32) {
-            out.classification = match dc.to_ascii_lowercase().as_str() {
-                "public" => Some(DataClassification::Public),
-                "internal" => Some(DataClassification::Internal),
-                "confidential" => Some(DataClassification::Confidential),
-                "restricted" | "secret" => Some(DataClassification::Restricted),
-                "phi" => Some(DataClassification::Phi),
-                "pci" | "cardholder" => Some(DataClassification::Pci),
-                _ => {
-                    c.error(
-                        pointer(base, "data_classification"),
-                        "must be one of public, internal, confidential, restricted, phi, pci",
-                    );
-                    None
-                }
-            };
+            out.classification = Some(classification(c, &pointer(base, "data_classification"), &dc));
         }
         out.regions = c.strings(&pointer(base, "regulatory_regions"), req.get("regulatory_regions"), 40, 32);
         for (i, region) in out.regions.iter().enumerate() {
@@ -374,6 +372,49 @@ fn compliance(c: &mut Checker, v: Option<&Value>) -> Compliance {
         }
     }
     out
+}
+
+/// The vocabulary of data classes; anything else is read as `restricted`, the strictest
+/// class that does not claim a regulation (phi, pci) the organisation did not name.
+fn classification(c: &mut Checker, at: &str, value: &str) -> DataClassification {
+    match value.to_ascii_lowercase().as_str() {
+        "public" => DataClassification::Public,
+        "internal" => DataClassification::Internal,
+        "confidential" => DataClassification::Confidential,
+        "restricted" | "secret" => DataClassification::Restricted,
+        "phi" => DataClassification::Phi,
+        "pci" | "cardholder" => DataClassification::Pci,
+        _ => {
+            c.warn(
+                at,
+                format!(
+                    "'{value}' is not one of public, internal, confidential, restricted, phi, pci; read as \
+                     'restricted', the strictest class that names no regulation (sensitive-data controls apply)"
+                ),
+            );
+            DataClassification::Restricted
+        }
+    }
+}
+
+/// 12-digit account ids; others (placeholders such as "320") are kept in the stored profile
+/// with a warning but never offered as a value: ARNs keep the `${Account}` parameter.
+fn account_ids(c: &mut Checker, accounts: Vec<String>) -> Vec<String> {
+    let mut valid = Vec::new();
+    for (i, acct) in accounts.into_iter().enumerate() {
+        if acct.len() == 12 && acct.chars().all(|ch| ch.is_ascii_digit()) {
+            valid.push(acct);
+        } else {
+            c.warn(
+                format!("/organization_details/aws_accounts/{i}"),
+                format!(
+                    "'{acct}' is not a 12-digit AWS account id; not used as a value of the ${{Account}} \
+                     parameter, which every ARN keeps"
+                ),
+            );
+        }
+    }
+    valid
 }
 
 fn unknown_framework(name: &str) -> String {
@@ -400,28 +441,67 @@ fn threat_model(c: &mut Checker, v: Option<&Value>) -> (Vec<String>, Option<Risk
     if let Some(fw) = c.string("/threat_model/framework", tm.get("framework"), false, 32)
         && !fw.eq_ignore_ascii_case("STRIDE")
     {
-        c.error("/threat_model/framework", "only STRIDE is supported");
+        c.warn(
+            "/threat_model/framework",
+            format!("'{fw}' read as STRIDE: seccfg maps every control to STRIDE categories only"),
+        );
     }
     let vectors = c.strings("/threat_model/threat_vectors", tm.get("threat_vectors"), 32, 64);
-    for (i, tv) in vectors.iter().enumerate() {
-        if !THREAT_VECTORS.contains(&tv.as_str()) {
-            c.error(
-                format!("/threat_model/threat_vectors/{i}"),
-                format!("unknown threat vector '{tv}'; expected one of {}", THREAT_VECTORS.join(", ")),
-            );
-        }
-    }
-    let risk = c.string("/threat_model/risk_level", tm.get("risk_level"), false, 16).and_then(|r| {
-        match r.to_ascii_lowercase().as_str() {
-            "low" => Some(RiskLevel::Low),
-            "medium" => Some(RiskLevel::Medium),
-            "high" => Some(RiskLevel::High),
-            "critical" => Some(RiskLevel::Critical),
-            _ => {
-                c.error("/threat_model/risk_level", "must be one of low, medium, high, critical");
-                None
-            }
-        }
-    });
+    let vectors = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, tv)| threat_vector(c, &format!("/threat_model/threat_vectors/{i}"), tv))
+        .collect();
+    let risk = c.string("/threat_model/risk_level", tm.get("risk_level"), false, 32).map(|r| risk_level(c, &r));
     (vectors, risk)
+}
+
+/// A vector in the vocabulary, matched without regard to case, spaces or hyphens. Others are
+/// kept (analysis lists them) but select no control; the warning says so.
+fn threat_vector(c: &mut Checker, at: &str, value: &str) -> String {
+    let norm: String =
+        value.trim().to_ascii_lowercase().chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' }).collect();
+    if THREAT_VECTORS.contains(&norm.as_str()) {
+        if norm != value {
+            c.warn(at, format!("'{value}' read as '{norm}'"));
+        }
+    } else {
+        c.warn(
+            at,
+            format!(
+                "unknown threat vector '{value}': kept, but no control keys on it (known: {})",
+                THREAT_VECTORS.join(", ")
+            ),
+        );
+    }
+    norm
+}
+
+/// low / medium / high / critical and common synonyms; anything else is read as high, which
+/// selects the risk-driven controls and lowers no priority.
+fn risk_level(c: &mut Checker, value: &str) -> RiskLevel {
+    let at = "/threat_model/risk_level";
+    let (level, synonym) = match value.to_ascii_lowercase().as_str() {
+        "low" => (RiskLevel::Low, false),
+        "medium" => (RiskLevel::Medium, false),
+        "high" => (RiskLevel::High, false),
+        "critical" => (RiskLevel::Critical, false),
+        "moderate" | "med" => (RiskLevel::Medium, true),
+        "elevated" | "significant" => (RiskLevel::High, true),
+        "severe" | "very high" | "very_high" | "extreme" => (RiskLevel::Critical, true),
+        _ => {
+            c.warn(
+                at,
+                format!(
+                    "'{value}' is not one of low, medium, high, critical; read as 'high' \
+                     (risk-driven controls selected, no priority lowered)"
+                ),
+            );
+            return RiskLevel::High;
+        }
+    };
+    if synonym {
+        c.warn(at, format!("'{value}' read as '{}'", format!("{level:?}").to_ascii_lowercase()));
+    }
+    level
 }

@@ -42,6 +42,11 @@ impl Checker {
         self.errors.push(FieldError { pointer: pointer.into(), detail: detail.into() });
     }
 
+    /// A value outside a vocabulary, accepted: `detail` says how it was read.
+    pub fn warn(&mut self, pointer: impl Into<String>, detail: impl Into<String>) {
+        self.warnings.push(Warning { pointer: pointer.into(), detail: detail.into() });
+    }
+
     pub fn finish<T>(self, value: T) -> Result<(T, Vec<Warning>), InputError> {
         if self.errors.is_empty() { Ok((value, self.warnings)) } else { Err(InputError::Fields(self.errors)) }
     }

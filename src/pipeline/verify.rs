@@ -34,6 +34,8 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         "catalog_sources": input.catalog.manifest.sources,
         "profile_id": input.profile.profile_id,
         "profile_hash": input.profile.content_hash(),
+        // Values the profile gave outside a vocabulary and how this bundle read them.
+        "profile_warnings": input.profile.warnings,
         "stages": input.previous.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
         "verification": { "total": all.0.len(), "failed": failed },
     });
