@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Resolution, Suggestion};
 use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
+use crate::knowledge::Knowledge;
 use crate::pipeline::StageName;
 use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
 
@@ -67,12 +68,14 @@ pub enum ProfileRef {
 pub struct App {
     pub store: Arc<dyn Store>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// The catalog part of `knowledge` (name resolution, catalog endpoints).
     pub catalog: Arc<Catalog>,
+    pub knowledge: Arc<Knowledge>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, catalog: Arc<Catalog>) -> App {
-        App { store, artifacts, catalog }
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, knowledge: Arc<Knowledge>) -> App {
+        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge }
     }
 
     /// Validates and stores a profile; the same content twice gives the same version.

@@ -8,5 +8,7 @@ pub mod http;
 pub mod input;
 pub mod knowledge;
 pub mod pipeline;
+pub mod plan;
+pub mod render;
 pub mod server;
 pub mod store;
