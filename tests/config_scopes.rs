@@ -8,10 +8,11 @@ mod common;
 
 use seccfg::catalog::Catalog;
 use seccfg::input::Profile;
-use seccfg::knowledge::{ControlDef, ServiceControls};
+use seccfg::knowledge::{ControlDef, Knowledge, ServiceControls};
 use seccfg::pipeline::checks::Checks;
-use seccfg::pipeline::controls::detective::{self, ConfigRuleSpec};
+use seccfg::pipeline::controls::verify;
 use seccfg::pipeline::{StageName, run_all};
+use seccfg::render::detective::{self, ConfigRuleSpec};
 use serde_json::Value;
 
 fn all_rules(catalog: &Catalog, service: &ServiceControls) -> Vec<ConfigRuleSpec> {
@@ -21,19 +22,20 @@ fn all_rules(catalog: &Catalog, service: &ServiceControls) -> Vec<ConfigRuleSpec
 
 fn failures(catalog: &Catalog, rules: &[ConfigRuleSpec]) -> Vec<String> {
     let mut checks = Checks::default();
-    detective::verify_scopes(catalog, rules, &mut checks);
+    verify::scopes(catalog, rules, &mut checks);
     checks.failed().map(|c| format!("{} {}: {}", c.check, c.subject, c.detail)).collect()
 }
 
 #[test]
 fn every_reviewed_control_deploys_a_config_rule_whose_scope_is_verified() {
-    let catalog = common::catalog();
+    let knowledge = common::knowledge();
+    let catalog = knowledge.catalog();
     let mut deployed = 0;
     let mut failed = Vec::new();
-    for service in catalog.controls().services() {
-        let rules = all_rules(&catalog, service);
+    for service in knowledge.controls().services() {
+        let rules = all_rules(catalog, service);
         deployed += rules.len();
-        failed.extend(failures(&catalog, &rules));
+        failed.extend(failures(catalog, &rules));
         for rule in &rules {
             for t in &rule.scope {
                 assert!(catalog.config_resource_type_supported(t), "{} scoped to {t}", rule.control_id);
@@ -50,13 +52,14 @@ fn every_reviewed_control_deploys_a_config_rule_whose_scope_is_verified() {
 
 #[test]
 fn every_catalog_service_bundle_passes_the_scope_checks() {
-    let catalog = common::catalog();
+    let knowledge = common::knowledge();
+    let catalog = knowledge.catalog();
     let profile = Profile::from_slice(&common::example("profiles/fin-prod.json")).unwrap().0;
     let mut rules = 0;
     for identity in catalog.services() {
         // Scopes are verified in the controls stage; a service whose bundle stops earlier
         // (nothing to derive controls from) deploys no rule.
-        let outputs = match run_all(&catalog, &profile, &identity.id) {
+        let outputs = match run_all(&knowledge, &profile, &identity.id) {
             Ok(outputs) => outputs,
             Err((StageName::Collect | StageName::Analyze, _)) => continue,
             Err((stage, e)) => panic!("{}: stage {stage:?} failed: {e}", identity.id),
@@ -81,15 +84,16 @@ fn every_catalog_service_bundle_passes_the_scope_checks() {
     assert!(rules > 0);
 }
 
-fn deployed_scope(catalog: &Catalog, service: &str, rule: &str) -> Vec<String> {
-    let controls = catalog.controls().service(service).unwrap();
+fn deployed_scope(knowledge: &Knowledge, service: &str, rule: &str) -> Vec<String> {
+    let catalog = knowledge.catalog();
+    let controls = knowledge.controls().service(service).unwrap();
     let spec = all_rules(catalog, controls).into_iter().find(|r| r.source_identifier == rule);
     spec.unwrap_or_else(|| panic!("{service} deploys no {rule}")).scope
 }
 
 #[test]
 fn rules_once_scoped_to_what_they_never_evaluate_are_scoped_to_the_checked_resource() {
-    let catalog = common::catalog();
+    let knowledge = common::knowledge();
     let expected = [
         ("s3", "S3_BUCKET_SSL_REQUESTS_ONLY", "AWS::S3::Bucket"),
         ("apigateway", "API_GW_ASSOCIATED_WITH_WAF", "AWS::ApiGateway::Stage"),
@@ -101,38 +105,40 @@ fn rules_once_scoped_to_what_they_never_evaluate_are_scoped_to_the_checked_resou
         ("ec2", "ENCRYPTED_VOLUMES", "AWS::EC2::Volume"),
     ];
     for (service, rule, scope) in expected {
-        assert_eq!(deployed_scope(&catalog, service, rule), vec![scope.to_string()], "{service} {rule}");
+        assert_eq!(deployed_scope(&knowledge, service, rule), vec![scope.to_string()], "{service} {rule}");
     }
     // Periodic rules take no scope.
-    assert!(deployed_scope(&catalog, "kms", "KMS_CMK_NOT_SCHEDULED_FOR_DELETION").is_empty());
-    assert!(deployed_scope(&catalog, "cloudtrail", "MULTI_REGION_CLOUD_TRAIL_ENABLED").is_empty());
+    assert!(deployed_scope(&knowledge, "kms", "KMS_CMK_NOT_SCHEDULED_FOR_DELETION").is_empty());
+    assert!(deployed_scope(&knowledge, "cloudtrail", "MULTI_REGION_CLOUD_TRAIL_ENABLED").is_empty());
 }
 
 #[test]
 fn a_rule_checking_a_resource_it_cannot_evaluate_fails_verification() {
-    let catalog = common::catalog();
-    let mut s3 = catalog.controls().service("s3").unwrap().clone();
+    let knowledge = common::knowledge();
+    let catalog = knowledge.catalog();
+    let mut s3 = knowledge.controls().service("s3").unwrap().clone();
     // Without `detective.resource: Bucket` the SSL rule would check the bucket policy.
     let ssl = s3.controls.iter_mut().find(|c| c.id == "S3-03").unwrap();
     ssl.detective.as_mut().unwrap().resource = None;
-    let failed = failures(&catalog, &all_rules(&catalog, &s3));
+    let failed = failures(catalog, &all_rules(catalog, &s3));
     assert!(failed.iter().any(|f| f.contains("S3-03") && f.contains("AWS::S3::BucketPolicy")), "{failed:?}");
 
     // A rule scoped to a CloudFormation-only name fails, as does one without a reviewed scope.
-    let mut rules = all_rules(&catalog, catalog.controls().service("es").unwrap());
+    let mut rules = all_rules(catalog, knowledge.controls().service("es").unwrap());
     rules[0].scope = vec!["AWS::OpenSearchService::Domain".into()];
-    assert!(!failures(&catalog, &rules).is_empty());
-    let mut rules = all_rules(&catalog, catalog.controls().service("s3").unwrap());
+    assert!(!failures(catalog, &rules).is_empty());
+    let mut rules = all_rules(catalog, knowledge.controls().service("s3").unwrap());
     rules[0].source_identifier = "S3_BUCKET_PUBLIC_READ_PROHIBITED_UNREVIEWED".into();
     rules[1].source_identifier =
         catalog.config_rules().find(|r| !r.reviewed() && !r.resource_types.is_empty()).map(|r| r.id.clone()).unwrap();
-    let failed = failures(&catalog, &rules);
+    let failed = failures(catalog, &rules);
     assert!(failed.iter().any(|f| f.starts_with("config_rule_scope_reviewed")), "{failed:?}");
 }
 
 #[test]
 fn catalog_scopes_are_config_types_with_a_basis() {
-    let catalog = common::catalog();
+    let knowledge = common::knowledge();
+    let catalog = knowledge.catalog();
     for rule in catalog.config_rules() {
         if rule.resource_types.is_empty() {
             assert!(rule.resource_types_basis.is_none(), "{}", rule.id);

@@ -1,13 +1,12 @@
 //! AWS Config rules and EventBridge rules from control definitions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::super::checks::Checks;
 use crate::catalog::{Catalog, ServiceIdentity};
 use crate::knowledge::{ControlDef, ServiceControls};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfigRuleSpec {
     pub control_id: String,
     pub name: String,
@@ -36,7 +35,7 @@ pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&C
             let evaluates = checked_config_type(catalog, service, c);
             // Change-triggered rules are scoped to the checked resource's Config type (or the
             // rule's own types when the control checks no template resource); periodic rules
-            // take no scope. verify_scopes fails the bundle when the rule cannot evaluate it.
+            // take no scope. pipeline::controls::verify::scopes fails the bundle when the rule cannot evaluate it.
             let scope = match (rule, &evaluates) {
                 (Some(r), _) if r.periodic() => Vec::new(),
                 (Some(_), Some(t)) => vec![t.clone()],
@@ -70,66 +69,6 @@ fn checked_config_type(catalog: &Catalog, service: &ServiceControls, c: &Control
     service.resource(id).map(|r| catalog.config_type_of(&r.kind).to_string())
 }
 
-/// Each deployed rule's scope means what it says: the catalog's scope for it is reviewed,
-/// a change-triggered rule is scoped only to types AWS Config records and the rule evaluates
-/// and includes the checked resource's type, a periodic rule carries no scope and evaluates
-/// the checked type (or the account).
-pub fn verify_scopes(catalog: &Catalog, rules: &[ConfigRuleSpec], checks: &mut Checks) {
-    for spec in rules {
-        let subject = format!("{} {}", spec.control_id, spec.source_identifier);
-        let Some(rule) = catalog.config_rule(&spec.source_identifier) else { continue };
-        let reviewed = rule.reviewed();
-        let basis = rule.resource_types_basis.as_deref().unwrap_or("none");
-        checks.record(
-            "config_rule_scope_reviewed",
-            &subject,
-            reviewed,
-            if reviewed { String::new() } else { format!("scope basis is {basis}, not reviewed") },
-        );
-        if !reviewed {
-            continue;
-        }
-        if rule.periodic() {
-            let ok = spec.scope.is_empty();
-            checks.record(
-                "config_rule_periodic_unscoped",
-                &subject,
-                ok,
-                if ok { String::new() } else { format!("periodic rule scoped to {:?}", spec.scope) },
-            );
-        } else {
-            let outside: Vec<&String> = spec
-                .scope
-                .iter()
-                .filter(|t| !catalog.config_resource_type_supported(t) || !rule.resource_types.contains(t))
-                .collect();
-            let ok = !spec.scope.is_empty() && outside.is_empty();
-            let detail = if spec.scope.is_empty() {
-                "change-triggered rule without a scope".to_string()
-            } else if ok {
-                String::new()
-            } else {
-                format!(
-                    "{outside:?} not recorded by AWS Config or not evaluated by the rule ({:?})",
-                    rule.resource_types
-                )
-            };
-            checks.record("config_rule_scope_config_types", &subject, ok, detail);
-        }
-        if let Some(t) = &spec.evaluates {
-            let evaluated = rule.resource_types.contains(t) || (rule.periodic() && rule.evaluates_account());
-            let scoped = rule.periodic() || spec.scope.contains(t);
-            let ok = evaluated && scoped;
-            let detail = if ok {
-                String::new()
-            } else {
-                format!("checks {t}; the rule evaluates {:?}, scope {:?}", rule.resource_types, spec.scope)
-            };
-            checks.record("config_rule_evaluates_checked_resource", &subject, ok, detail);
-        }
-    }
-}
-
 /// Config takes every input parameter as a string.
 fn scalar_string(v: &Value) -> String {
     match v {
@@ -138,7 +77,7 @@ fn scalar_string(v: &Value) -> String {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventRuleSpec {
     pub control_id: String,
     pub name: String,
