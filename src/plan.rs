@@ -39,8 +39,14 @@ impl Plan {
                 triggered_by: s.triggered_by.iter().map(|k| k.to_string()).collect(),
             })
             .collect();
-        selected.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let mut controls = controls.into_owned();
+        let ids: Vec<&str> = selected.iter().map(|s| s.id.as_str()).collect();
+        if knowledge::data_key::needed(&controls, &ids) {
+            // The key the bundle creates is watched like any other resource.
+            let id = knowledge::data_key::add(&mut controls);
+            selected.push(PlannedControl { id, priority: Priority::High, triggered_by: Vec::new() });
+        }
+        selected.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         knowledge::profile_values::apply(&mut controls, profile, knowledge.catalog());
         Some(Plan { service: service.id.clone(), controls, selected })
     }

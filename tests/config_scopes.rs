@@ -160,3 +160,45 @@ fn catalog_scopes_are_config_types_with_a_basis() {
     assert_ne!(ecs.name.as_deref(), Some("ec2-instances-in-vpc"));
     assert_eq!(catalog.config_type_of("AWS::OpenSearchService::Domain"), "AWS::OpenSearch::Domain");
 }
+
+#[test]
+fn every_bundle_that_creates_a_kms_key_rotates_it_guards_it_and_watches_for_its_deletion() {
+    let knowledge = common::knowledge();
+    let mut with_key = 0;
+    for name in ["fin-prod", "startup-dev"] {
+        let profile = Profile::from_slice(&common::example(&format!("profiles/{name}.json"))).unwrap().0;
+        for identity in knowledge.catalog().services() {
+            let Ok(outputs) = run_all(&knowledge, &profile, &identity.id) else { continue };
+            let artifact = |n: &str| outputs.iter().flat_map(|(_, o)| &o.artifacts).find(|a| a.name == n).unwrap();
+            let template: Value = yaml_serde::from_slice(&artifact("template.yaml").bytes).unwrap();
+            let keys: Vec<(&String, &Value)> = template["Resources"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, r)| r["Type"] == "AWS::KMS::Key")
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            with_key += 1;
+            let subject = format!("{} with {name}", identity.id);
+            for (id, key) in &keys {
+                assert_eq!(key["Properties"]["EnableKeyRotation"], true, "{subject}: {id}");
+                assert!(key["Properties"]["PendingWindowInDays"].as_u64().is_some_and(|d| d >= 7), "{subject}: {id}");
+            }
+            let controls: Value = serde_json::from_slice(&artifact("controls.json").bytes).unwrap();
+            let watching: Vec<&Value> = controls["config_rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["source_identifier"] == "KMS_CMK_NOT_SCHEDULED_FOR_DELETION")
+                .collect();
+            assert!(!watching.is_empty(), "{subject}: no KMS_CMK_NOT_SCHEDULED_FOR_DELETION");
+            let guard = String::from_utf8(artifact("rules.guard").bytes.clone()).unwrap();
+            assert!(guard.contains("AWS::KMS::Key") && guard.contains("EnableKeyRotation"), "{subject}: no Guard rule");
+            let tf = String::from_utf8(artifact("main.tf").bytes.clone()).unwrap();
+            assert!(!tf.contains("aws_kms_key") || tf.contains("enable_key_rotation"), "{subject}: Terraform key");
+        }
+    }
+    assert!(with_key > 20, "only {with_key} bundles create a key");
+}

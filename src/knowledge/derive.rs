@@ -123,6 +123,7 @@ pub fn derive(catalog: &Catalog, service: &ServiceIdentity) -> Option<ServiceCon
                 prowler: Vec::new(),
                 preventive: None,
                 responsive: None,
+                not_expressible: None,
             });
         }
         out.parameters.extend(params);

@@ -8,6 +8,7 @@
 //! resources that exist); facts they reference are checked against the catalog by
 //! the pipeline's verification and by `tests/controls_knowledge.rs`.
 
+pub mod data_key;
 pub mod derive;
 pub mod iam;
 pub mod model;
@@ -18,6 +19,8 @@ pub mod requirements;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, CatalogError, ServiceIdentity};
 
@@ -45,6 +48,28 @@ pub struct Knowledge {
     catalog: Arc<Catalog>,
     controls: ControlLibrary,
     iam: iam::IamKnowledge,
+    security_hub_reasons: BTreeMap<String, SecurityHubReason>,
+}
+
+/// Why a Security Hub control is not implemented by any bundle
+/// (`knowledge/security-hub-reasons.yaml`, reviewed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityHubReason {
+    pub reason: ReasonKind,
+    /// What is needed instead (the account or organisation setup, or why no deployment can).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// The profile does not call for it (the control depends on a choice the profile does not make).
+    Profile,
+    /// It needs account- or organisation-level setup outside a service bundle.
+    AccountSetup,
+    /// A deployment cannot express it (runtime state, resources other teams create later).
+    NotDeployable,
 }
 
 impl Knowledge {
@@ -62,7 +87,8 @@ impl Knowledge {
             }
         }
         let iam = iam::load().map_err(|message| KnowledgeError { path: knowledge_dir.join("iam"), message })?;
-        Ok(Knowledge { catalog, controls, iam })
+        let security_hub_reasons = load_reasons(&catalog, &knowledge_dir.join("security-hub-reasons.yaml"))?;
+        Ok(Knowledge { catalog, controls, iam, security_hub_reasons })
     }
 
     /// Loads the catalog from `data_dir` and the knowledge from `knowledge_dir`.
@@ -88,6 +114,15 @@ impl Knowledge {
 
     pub fn iam(&self) -> &iam::IamKnowledge {
         &self.iam
+    }
+
+    /// The reviewed reason a Security Hub control is not implemented, if there is one.
+    pub fn security_hub_reason(&self, id: &str) -> Option<&SecurityHubReason> {
+        self.security_hub_reasons.get(id)
+    }
+
+    pub fn security_hub_reasons(&self) -> &BTreeMap<String, SecurityHubReason> {
+        &self.security_hub_reasons
     }
     /// The controls that apply to a service: the reviewed file, else controls derived
     /// from its resource schemas, else `None` (nothing verifiable can be said).
@@ -212,4 +247,20 @@ pub fn select<'a>(sc: &'a ServiceControls, profile: &crate::input::Profile) -> V
             Selected { control, priority, triggered_by }
         })
         .collect()
+}
+
+/// Reviewed reasons by Security Hub control id; every id must be in the catalog. A missing
+/// file is an empty table.
+fn load_reasons(catalog: &Catalog, path: &Path) -> Result<BTreeMap<String, SecurityHubReason>, KnowledgeError> {
+    let err = |message: String| KnowledgeError { path: path.to_path_buf(), message };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let reasons: BTreeMap<String, SecurityHubReason> = yaml_serde::from_str(&text).map_err(|e| err(e.to_string()))?;
+    if let Some(unknown) = reasons.keys().find(|id| catalog.security_hub_control(id).is_none()) {
+        return Err(err(format!("Security Hub control '{unknown}' is not in the catalog")));
+    }
+    Ok(reasons)
 }

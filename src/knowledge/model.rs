@@ -151,6 +151,10 @@ pub struct ControlDef {
     pub preventive: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responsive: Option<Responsive>,
+    /// Why no template property expresses the check (a detective-only control on a
+    /// resource the template creates): reviewed text shown with the Security Hub coverage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_expressible: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::knowledge::ServiceControls;
 
 /// Logical id of the customer managed key the iac stage adds when a value asks for it.
-pub const DATA_KEY: &str = "DataKey";
+pub const DATA_KEY: &str = crate::knowledge::data_key::DATA_KEY;
 
 /// Key policy of the generated customer managed key, in definition form (rendered
 /// for either template): the account administers it through IAM, and the listed
@@ -73,11 +73,7 @@ fn reference(v: &Value) -> Option<(&str, &Value)> {
 
 /// True when the value (recursively) asks for the customer managed key.
 pub fn uses_kms_key(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m.contains_key("kms_key") || m.values().any(uses_kms_key),
-        Value::Array(a) => a.iter().any(uses_kms_key),
-        _ => false,
-    }
+    crate::knowledge::data_key::uses_kms_key(v)
 }
 
 /// Names referenced with `Ref` or `var` (parameters and resources).

@@ -4,6 +4,7 @@
 
 mod frameworks;
 mod render;
+pub mod security_hub;
 
 use std::collections::BTreeMap;
 
@@ -53,6 +54,9 @@ pub(crate) struct Analysis {
     priorities: BTreeMap<&'static str, usize>,
     framework_coverage: BTreeMap<String, frameworks::Coverage>,
     stride_coverage: BTreeMap<String, Vec<String>>,
+    /// Every Security Hub control the catalog lists for the service: implemented, or not
+    /// selected with the reason.
+    security_hub_coverage: security_hub::Coverage,
 }
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
@@ -79,6 +83,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         priorities: count_priorities(&recommendations),
         framework_coverage: frameworks::coverage(input, &recommendations),
         stride_coverage: stride_coverage(&recommendations),
+        security_hub_coverage: security_hub::coverage(input.knowledge, input.profile, &plan, &service.id),
         recommendations: sorted(recommendations),
     };
     let markdown = render::markdown(&analysis);

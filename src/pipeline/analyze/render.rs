@@ -37,6 +37,7 @@ pub(crate) fn markdown(a: &Analysis) -> String {
             c.requirements_covered, c.requirements_in_framework, c.controls_mapped
         );
     }
+    security_hub(&mut md, a);
     if !a.not_selected.is_empty() {
         md.push_str("\n## Not selected for this profile\n\n");
         for n in &a.not_selected {
@@ -44,4 +45,35 @@ pub(crate) fn markdown(a: &Analysis) -> String {
         }
     }
     md
+}
+
+fn security_hub(md: &mut String, a: &Analysis) {
+    let c = &a.security_hub_coverage;
+    let _ = writeln!(
+        md,
+        "\n## Security Hub coverage\n\n{} of {} implemented ({}%); {} not selected with a reason; {} unaccounted \
+         ({}% implemented or reasoned).\n",
+        c.implemented, c.total, c.implemented_percent, c.reasoned, c.unaccounted, c.implemented_or_reasoned_percent
+    );
+    if c.controls.is_empty() {
+        return;
+    }
+    md.push_str("| control | status | by | detective / proactive, or reason |\n|---|---|---|---|\n");
+    for e in &c.controls {
+        let status = serde_json::to_value(e.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let how = match (&e.reason, &e.detail) {
+            (Some(r), Some(d)) => {
+                let kind = serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                format!("{kind}: {d}")
+            }
+            _ => {
+                let parts: Vec<&str> = [e.detective.as_deref(), e.proactive.as_deref(), e.detail.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                parts.join("; ")
+            }
+        };
+        let _ = writeln!(md, "| {} | {} | {} | {} |", e.id, status, e.controls.join(", "), how);
+    }
 }

@@ -1,3 +1,12 @@
+resource "aws_config_config_rule" "bedrock_key" {
+  name = "seccfg-bedrock-key"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
+  }
+}
+
 variable "alert_topic_arn" {
   type        = string
   description = "SNS topic that receives security alerts."

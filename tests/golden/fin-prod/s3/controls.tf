@@ -88,6 +88,36 @@ resource "aws_config_config_rule" "s3_07" {
   }
 }
 
+resource "aws_config_config_rule" "s3_10" {
+  name = "seccfg-s3-10"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_PUBLIC_READ_PROHIBITED"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
+resource "aws_config_config_rule" "s3_11" {
+  name = "seccfg-s3-11"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_PUBLIC_WRITE_PROHIBITED"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
 resource "aws_config_config_rule" "s3_05" {
   name = "seccfg-s3-05"
 
@@ -103,6 +133,40 @@ resource "aws_config_config_rule" "s3_05" {
   }
 }
 
+resource "aws_config_config_rule" "s3_09" {
+  name = "seccfg-s3-09"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_ACCOUNT_LEVEL_PUBLIC_ACCESS_BLOCKS_PERIODIC"
+  }
+}
+
+resource "aws_config_config_rule" "s3_12" {
+  input_parameters = "{\"blacklistedActionPattern\":\"s3:DeleteBucketPolicy,s3:PutBucketAcl,s3:PutBucketPolicy,s3:PutEncryptionConfiguration,s3:PutObjectAcl\"}"
+  name             = "seccfg-s3-12"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_BLACKLISTED_ACTIONS_PROHIBITED"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
+resource "aws_config_config_rule" "s3_key" {
+  name = "seccfg-s3-key"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
+  }
+}
+
 resource "aws_config_config_rule" "s3_08" {
   input_parameters = "{\"tag1Key\":\"data-classification\"}"
   name             = "seccfg-s3-08"
@@ -110,6 +174,66 @@ resource "aws_config_config_rule" "s3_08" {
   source {
     owner             = "AWS"
     source_identifier = "REQUIRED_TAGS"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
+resource "aws_config_config_rule" "s3_15" {
+  name = "seccfg-s3-15"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_EVENT_NOTIFICATIONS_ENABLED"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
+resource "aws_config_config_rule" "s3_16" {
+  name = "seccfg-s3-16"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_DEFAULT_LOCK_ENABLED"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
+resource "aws_config_config_rule" "s3_13" {
+  name = "seccfg-s3-13"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_VERSION_LIFECYCLE_POLICY_CHECK"
+  }
+
+  scope {
+    compliance_resource_types = [
+      "AWS::S3::Bucket"
+    ]
+  }
+}
+
+resource "aws_config_config_rule" "s3_14" {
+  name = "seccfg-s3-14"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_LIFECYCLE_POLICY_CHECK"
   }
 
   scope {

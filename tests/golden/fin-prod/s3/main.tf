@@ -42,7 +42,8 @@ resource "aws_kms_key" "data_key" {
 }
 
 resource "aws_s3_bucket" "bucket" {
-  bucket = var.bucket_name
+  bucket              = var.bucket_name
+  object_lock_enabled = true
   tags = {
     "data-classification" = var.data_classification
   }
@@ -88,6 +89,30 @@ resource "aws_s3_bucket_ownership_controls" "bucket" {
 
   rule {
     object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_notification" "bucket" {
+  bucket      = aws_s3_bucket.bucket.id
+  eventbridge = true
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "bucket" {
+  bucket = aws_s3_bucket.bucket.id
+
+  rule {
+    id     = "seccfg-lifecycle"
+    status = "Enabled"
+
+    filter {    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 365
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
   }
 }
 

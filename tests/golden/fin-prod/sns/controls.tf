@@ -13,6 +13,15 @@ resource "aws_config_config_rule" "sns_01" {
   }
 }
 
+resource "aws_config_config_rule" "sns_key" {
+  name = "seccfg-sns-key"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
+  }
+}
+
 resource "aws_config_config_rule" "sns_04" {
   name = "seccfg-sns-04"
 
