@@ -166,7 +166,7 @@ fn deployable(type_name: &str, schema: &CfnResourceType) -> Option<(ResourceDef,
                 name: param.clone(),
                 kind: kind.into(),
                 description: format!("{name} of the {type_name}."),
-                default: None,
+                ..Parameter::default()
             });
             json!({ "Ref": param })
         };

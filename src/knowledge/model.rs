@@ -24,7 +24,7 @@ pub struct ServiceControls {
     pub derived: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Parameter {
     pub name: String,
@@ -33,6 +33,33 @@ pub struct Parameter {
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
+    /// Secret-like value: CloudFormation `NoEcho`, Terraform `sensitive`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_echo: bool,
+    /// Whole-value pattern (RE2 and Java syntax alike), enforced in both templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_pattern: Option<String>,
+    /// Values refused whatever their case (e.g. default administrator names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_values: Vec<String>,
+    /// Smallest accepted number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<i64>,
+    /// Shown when a value is refused (CloudFormation `ConstraintDescription`, Terraform `error_message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+}
+
+impl Parameter {
+    /// CloudFormation's `AllowedPattern`: the pattern, with refused values excluded by a
+    /// case-insensitive negative lookahead (CloudFormation patterns are Java regular expressions).
+    pub fn cloudformation_pattern(&self) -> Option<String> {
+        let base = self.allowed_pattern.clone().unwrap_or_else(|| ".*".into());
+        if self.refused_values.is_empty() {
+            return self.allowed_pattern.clone();
+        }
+        Some(format!("^(?!(?i:{})$){}", self.refused_values.join("|"), base.trim_start_matches('^')))
+    }
 }
 
 fn string_type() -> String {

@@ -157,6 +157,18 @@ fn parameters(sc: &ServiceControls, referenced: &[String]) -> Map<String, Value>
             if let Some(default) = &p.default {
                 spec["Default"] = default.clone();
             }
+            if p.no_echo {
+                spec["NoEcho"] = json!(true);
+            }
+            if let Some(pattern) = p.cloudformation_pattern() {
+                spec["AllowedPattern"] = json!(pattern);
+            }
+            if let Some(min) = p.min_value {
+                spec["MinValue"] = json!(min);
+            }
+            if let Some(c) = &p.constraint {
+                spec["ConstraintDescription"] = json!(c);
+            }
             (p.name.clone(), spec)
         })
         .collect()

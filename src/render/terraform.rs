@@ -12,7 +12,7 @@ use super::detective::{ConfigRuleSpec, EventRuleSpec};
 use super::values::{self, snake};
 use crate::catalog::{Catalog, TerraformBlock};
 use crate::knowledge::path::{Segment, segments};
-use crate::knowledge::{ControlDef, ResourceDef, ServiceControls, Setting};
+use crate::knowledge::{ControlDef, Parameter, ResourceDef, ServiceControls, Setting};
 
 /// A resource block being assembled: attributes and nested blocks (a block name may
 /// repeat, as Terraform allows).
@@ -191,7 +191,8 @@ pub fn core_module(
             "CommaDelimitedList" | "List<String>" => "list(string)",
             _ => "string",
         };
-        body = body.add_block(variable_block(&snake(&p.name), kind, &p.description, p.default.as_ref()));
+        body =
+            body.add_block(constrained(variable_block(&snake(&p.name), kind, &p.description, p.default.as_ref()), p));
     }
     let mut resources = Vec::new();
     if values::uses_kms_key(&all) {
@@ -303,6 +304,48 @@ fn terraform_block(provider: &str) -> Block {
 
 fn provider_block() -> Block {
     Block::builder("provider").add_label("aws").add_attribute(("region", reference("var.region"))).build()
+}
+
+/// A parameter's constraints as Terraform sees them: `sensitive` for NoEcho values, and one
+/// `validation` block for the pattern, the refused values and the minimum together.
+fn constrained(mut block: Block, p: &Parameter) -> Block {
+    let var = format!("var.{}", snake(&p.name));
+    let mut conditions = Vec::new();
+    if let Some(pattern) = &p.allowed_pattern {
+        let pattern = format!("^(?:{})$", pattern.trim_start_matches('^').trim_end_matches('$'));
+        conditions.push(format!("can(regex({}, {var}))", hcl_string(&pattern)));
+    }
+    if !p.refused_values.is_empty() {
+        let refused: Vec<String> = p.refused_values.iter().map(|v| hcl_string(&v.to_ascii_lowercase())).collect();
+        conditions.push(format!("!contains([{}], lower({var}))", refused.join(", ")));
+    }
+    if let Some(min) = p.min_value {
+        conditions.push(format!("{var} >= {min}"));
+    }
+    if p.no_echo {
+        block.body = std::mem::take(&mut block.body)
+            .into_iter()
+            .chain([hcl::Structure::Attribute(hcl::Attribute::new("sensitive", true))])
+            .collect();
+    }
+    if conditions.is_empty() {
+        return block;
+    }
+    let source = format!("condition = {}", conditions.join(" && "));
+    let Ok(parsed) = hcl::parse(&source) else { return block };
+    let Some(condition) = parsed.attributes().next().map(|a| a.expr.clone()) else { return block };
+    let message = p.constraint.clone().unwrap_or_else(|| format!("{} is outside the accepted values.", p.name));
+    let validation = Block::builder("validation")
+        .add_attribute(("condition", condition))
+        .add_attribute(("error_message", message))
+        .build();
+    block.body = std::mem::take(&mut block.body).into_iter().chain([hcl::Structure::Block(validation)]).collect();
+    block
+}
+
+/// A quoted HCL string literal (backslashes, quotes and interpolation starts escaped).
+fn hcl_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace("${", "$${"))
 }
 
 fn variable_block(name: &str, kind: &str, description: &str, default: Option<&Value>) -> Block {

@@ -21,6 +21,21 @@ pub fn data_key_policy(principals: &[String]) -> Value {
         "Action": "kms:*",
         "Resource": "*"
     })];
+    let (logs, principals): (Vec<&String>, Vec<&String>) = principals.iter().partition(|p| p.starts_with("logs."));
+    if let Some(logs) = logs.first() {
+        // CloudWatch Logs uses the key only for this account's log groups: the log group ARN
+        // is the encryption context of every request it makes.
+        statements.push(json!({
+            "Sid": "LogsEncryptThisAccountsLogGroups",
+            "Effect": "Allow",
+            "Principal": { "Service": { "Sub": logs } },
+            "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            "Resource": "*",
+            "Condition": { "ArnLike": { "kms:EncryptionContext:aws:logs:arn": {
+                "Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+            } } }
+        }));
+    }
     if !principals.is_empty() {
         let services: Vec<Value> = principals.iter().map(|p| json!({ "Sub": p })).collect();
         statements.push(json!({

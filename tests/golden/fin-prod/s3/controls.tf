@@ -249,7 +249,7 @@ variable "alert_topic_arn" {
 }
 
 resource "aws_cloudwatch_event_rule" "s3_01_drift" {
-  event_pattern = "{\"detail-type\":[\"AWS API Call via CloudTrail\"],\"detail\":{\"eventSource\":[\"s3.amazonaws.com\"],\"eventName\":[\"DeleteBucketEncryption\"]}}"
+  event_pattern = "{\"detail-type\":[\"AWS API Call via CloudTrail\"],\"detail\":{\"eventSource\":[\"s3.amazonaws.com\"],\"eventName\":[\"DeleteBucketEncryption\",\"PutBucketEncryption\"]}}"
   name          = "seccfg-s3-01-drift"
 }
 

@@ -205,7 +205,7 @@ resource "aws_cloudwatch_event_target" "s3_04_drift" {
 }
 
 resource "aws_cloudwatch_event_rule" "s3_01_drift" {
-  event_pattern = "{\"detail-type\":[\"AWS API Call via CloudTrail\"],\"detail\":{\"eventSource\":[\"s3.amazonaws.com\"],\"eventName\":[\"DeleteBucketEncryption\"]}}"
+  event_pattern = "{\"detail-type\":[\"AWS API Call via CloudTrail\"],\"detail\":{\"eventSource\":[\"s3.amazonaws.com\"],\"eventName\":[\"DeleteBucketEncryption\",\"PutBucketEncryption\"]}}"
   name          = "seccfg-s3-01-drift"
 }
 
