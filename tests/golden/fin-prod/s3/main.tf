@@ -104,7 +104,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "bucket" {
     id     = "seccfg-lifecycle"
     status = "Enabled"
 
-    filter {    }
+    filter {
+      prefix = ""
+    }
 
     noncurrent_version_expiration {
       noncurrent_days = 365
