@@ -42,4 +42,4 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite, CLAIM);
+impl_store!(SqliteStore, sqlx::Sqlite, CLAIM, crate::library::SqliteLibrary);

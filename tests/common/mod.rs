@@ -86,3 +86,5 @@ pub const PRIORITY: [&str; 30] = [
     "config",
     "guardduty",
 ];
+
+pub mod library_contract;
