@@ -28,7 +28,7 @@ struct Api {
 
 async fn api_on(store: Arc<dyn Store>, mut dirs: Vec<tempfile::TempDir>) -> Api {
     let artifact_dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::catalog()));
+    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::knowledge()));
     let config = HttpConfig { body_limit: 256 * 1024, request_timeout: Duration::from_secs(30) };
     dirs.push(artifact_dir);
     Api { router: router(app.clone(), &config), app, _dirs: dirs }
