@@ -123,6 +123,33 @@ pub enum StageOutcome {
     },
 }
 
+/// An API key as stored: its hash, never the key.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// One mutating call, as recorded in the audit log.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub principal: String,
+    /// Method and route, e.g. `POST /v1/profiles`.
+    pub action: String,
+    /// The request path.
+    pub target: String,
+    pub status: i64,
+    pub request_id: String,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The control library kept in the same database (its tables come with [`Store::migrate`]).
@@ -165,6 +192,17 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_run(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Highest bundle version so far for a (service, profile) pair.
     async fn latest_bundle_version(&self, service_id: &str, profile_id: &str) -> StoreResult<i64>;
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Marks a key revoked; false when no unrevoked key has that id.
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Records `owner` for a profile id unless one is recorded; returns the recorded owner.
+    async fn claim_profile_owner(&self, profile_id: &str, owner: &str, now: i64) -> StoreResult<String>;
+    async fn profile_owner(&self, profile_id: &str) -> StoreResult<Option<String>>;
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Audit entries after `(at, id)`, oldest first.
+    async fn audit(&self, after: Option<(i64, String)>, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     /// Every recorded stage execution (for audits and concurrency tests).
     async fn stage_attempts(&self, run_id: &str) -> StoreResult<Vec<(i64, i64, String, i64, Option<i64>)>>;
 }
