@@ -3,6 +3,7 @@
 
 mod approval;
 mod catalog;
+mod diff;
 pub mod error;
 mod extract;
 mod health;
@@ -37,7 +38,7 @@ use error::{ApiError, Problem};
         requests::create,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
-        approval::decide, approval::decision,
+        approval::decide, approval::decision, diff::diff,
         library::services, library::service, library::controls,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
@@ -72,7 +73,7 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
     let api = Router::new()
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
-        .nest("/v1/runs", runs::router().merge(approval::router()))
+        .nest("/v1/runs", runs::router().merge(approval::router()).merge(diff::router()))
         .nest("/v1/library", library::router())
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
