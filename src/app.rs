@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Resolution, Suggestion};
 use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
+use crate::knowledge::Knowledge;
 use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
 use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
@@ -89,15 +90,17 @@ pub enum ProfileRef {
 pub struct App {
     pub store: Arc<dyn Store>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// The catalog part of `knowledge` (name resolution, catalog endpoints).
     pub catalog: Arc<Catalog>,
+    pub knowledge: Arc<Knowledge>,
     /// Approved bundles and decisions; the relational store's own library unless replaced.
     pub library: Arc<dyn Library>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, catalog: Arc<Catalog>) -> App {
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, knowledge: Arc<Knowledge>) -> App {
         let library = store.library();
-        App { store, artifacts, catalog, library }
+        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library }
     }
 
     /// Keeps the control library elsewhere (for example DynamoDB).

@@ -11,6 +11,8 @@ pub mod input;
 pub mod knowledge;
 pub mod library;
 pub mod pipeline;
+pub mod plan;
+pub mod render;
 pub mod server;
 pub mod store;
 pub mod versions;

@@ -22,7 +22,7 @@ pub struct Api {
 pub async fn api(store: Arc<dyn Store>, mut dirs: Vec<tempfile::TempDir>) -> Api {
     let artifact_dir = tempfile::tempdir().unwrap();
     let app =
-        Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), crate::common::catalog()));
+        Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), crate::common::knowledge()));
     dirs.push(artifact_dir);
     let config = HttpConfig { body_limit: 256 * 1024, request_timeout: Duration::from_secs(30) };
     Api { router: router(app.clone(), &config), app, _dirs: dirs }
@@ -49,7 +49,7 @@ impl Api {
             "test".into(),
             self.app.store.clone(),
             self.app.artifacts.clone(),
-            self.app.catalog.clone(),
+            self.app.knowledge.clone(),
             WorkerConfig::default(),
         );
         while worker.step().await.unwrap() {}
