@@ -93,7 +93,23 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
+}
+
+/// A client's `x-request-id` is kept only when it is 1–128 characters of
+/// `[A-Za-z0-9._:-]`; anything else is replaced by a fresh UUID, so ids in logs
+/// and responses are always safe to print.
+async fn drop_unsafe_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let safe = request.headers().get(REQUEST_ID).is_none_or(|v| is_safe_request_id(v.as_bytes()));
+    if !safe {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len()) && id.iter().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(b))
 }
 
 /// Rejections produced outside our handlers (bad path parameters, method not
