@@ -37,6 +37,10 @@ pub enum AppError {
     RunNotSucceeded(String, String),
     #[error("run '{0}' has already been decided; a run is decided once")]
     AlreadyDecided(String),
+    #[error("run '{0}' has no earlier succeeded version to compare with")]
+    NoPreviousVersion(String),
+    #[error("runs of different services cannot be compared ('{0}' and '{1}')")]
+    DifferentServices(String, String),
     #[error("run '{0}' has no usable artifact '{1}'")]
     BundleIncomplete(String, String),
     #[error(transparent)]

@@ -5,6 +5,7 @@ mod approval;
 mod audit;
 pub mod auth;
 mod catalog;
+mod diff;
 pub mod error;
 mod extract;
 mod health;
@@ -40,7 +41,7 @@ use error::{ApiError, Problem};
         requests::create,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
-        approval::decide, approval::decision,
+        approval::decide, approval::decision, diff::diff,
         library::services, library::service, library::controls,
         audit::list,
     ),
@@ -86,7 +87,7 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .route("/v1/audit", get(audit::list))
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
-        .nest("/v1/runs", runs::router().merge(approval::router()))
+        .nest("/v1/runs", runs::router().merge(approval::router()).merge(diff::router()))
         .nest("/v1/library", library::router())
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
