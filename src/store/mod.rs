@@ -186,6 +186,8 @@ pub trait Store: Send + Sync + 'static {
         outcome: &StageOutcome,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Marks an attempt that lost its lease as abandoned (finished, outcome `abandoned`).
+    async fn abandon_attempt(&self, stage: &ClaimedStage, worker: &str, now: i64) -> StoreResult<()>;
     /// Hands a worker's leases back at shutdown so another worker may claim them at once.
     async fn release_leases(&self, worker: &str, now: i64) -> StoreResult<u64>;
     /// Re-queues a failed run's failed stage with fresh attempts.

@@ -349,6 +349,24 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn abandon_attempt(
+                &self,
+                s: &$crate::store::ClaimedStage,
+                worker: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::ATTEMPT_FINISH)
+                    .bind(now)
+                    .bind("abandoned")
+                    .bind(&s.run_id)
+                    .bind(s.position)
+                    .bind(s.attempt)
+                    .bind(worker)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn release_leases(&self, worker: &str, now: i64) -> $crate::store::StoreResult<u64> {
                 let done = sqlx::query($crate::store::sql::RELEASE_LEASES).bind(now).bind(worker).execute(&self.pool).await?;
                 Ok(done.rows_affected())
