@@ -9,6 +9,7 @@ mod diff;
 pub mod error;
 mod extract;
 mod health;
+mod idempotency;
 mod library;
 mod profiles;
 mod requests;
@@ -31,6 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::App;
 use auth::DocumentAuth;
 use error::{ApiError, Problem};
+use idempotency::DocumentIdempotency;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -51,7 +53,7 @@ use error::{ApiError, Problem};
         crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, crate::library::ApprovedBundle,
         crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion,
         audit::AuditPage, crate::store::AuditEntry)),
-    modifiers(&DocumentAuth),
+    modifiers(&DocumentAuth, &DocumentIdempotency),
     tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "health"))
 )]
 pub struct ApiDoc;
@@ -92,6 +94,7 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route_layer(axum::middleware::from_fn_with_state(app.store.clone(), idempotency::idempotency))
         .route_layer(axum::middleware::from_fn_with_state(auth_state, auth::authorize))
         .with_state(app);
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -150,6 +150,30 @@ pub struct AuditEntry {
     pub request_id: String,
 }
 
+/// A stored answer to a POST sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    pub status: i64,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What a new `Idempotency-Key` call finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// First use: the caller now holds the key and must complete or abort it.
+    New,
+    /// The same key is being processed by another call.
+    InProgress {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        response: IdempotentResponse,
+    },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The control library kept in the same database (its tables come with [`Store::migrate`]).
@@ -205,6 +229,18 @@ pub trait Store: Send + Sync + 'static {
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Audit entries after `(at, id)`, oldest first.
     async fn audit(&self, after: Option<(i64, String)>, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+    /// Takes `(principal, key)` for a call with `fingerprint`, forgetting entries older than `expired_before`.
+    async fn idempotency_begin(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        expired_before: i64,
+    ) -> StoreResult<IdempotencyState>;
+    async fn idempotency_complete(&self, principal: &str, key: &str, response: &IdempotentResponse) -> StoreResult<()>;
+    /// Releases a key whose call failed with a server error, so it may be retried.
+    async fn idempotency_abort(&self, principal: &str, key: &str) -> StoreResult<()>;
     /// Every recorded stage execution (for audits and concurrency tests).
     async fn stage_attempts(&self, run_id: &str) -> StoreResult<Vec<(i64, i64, String, i64, Option<i64>)>>;
 }

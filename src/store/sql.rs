@@ -33,6 +33,15 @@ pub const AUDIT_INSERT: &str = "INSERT INTO audit_log (id, at, principal, action
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const AUDIT_PAGE: &str = "SELECT id, at, principal, action, target, status, request_id FROM audit_log \
      WHERE at > $1 OR (at = $1 AND id > $2) ORDER BY at, id LIMIT $3";
+pub const IDEMPOTENCY_EXPIRE: &str =
+    "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at < $3";
+pub const IDEMPOTENCY_TAKE: &str = "INSERT INTO idempotency_keys (principal, key, fingerprint, status, created_at) \
+     VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING";
+pub const IDEMPOTENCY_GET: &str = "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys \
+     WHERE principal = $1 AND key = $2";
+pub const IDEMPOTENCY_COMPLETE: &str = "UPDATE idempotency_keys SET status = $1, content_type = $2, location = $3, \
+     body = $4 WHERE principal = $5 AND key = $6";
+pub const IDEMPOTENCY_ABORT: &str = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status = 0";
 pub const STAGES_OF_RUN: &str = "SELECT position, name, status, attempts, max_attempts, started_at, finished_at, error \
      FROM stages WHERE run_id = $1 ORDER BY position";
 pub const STAGE_OUTPUTS: &str =
@@ -468,6 +477,66 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn idempotency_begin(
+                &self,
+                principal: &str,
+                key: &str,
+                fingerprint: &str,
+                now: i64,
+                expired_before: i64,
+            ) -> $crate::store::StoreResult<$crate::store::IdempotencyState> {
+                use sqlx::Row;
+                use $crate::store::sql::*;
+                use $crate::store::{IdempotencyState, IdempotentResponse};
+                sqlx::query(IDEMPOTENCY_EXPIRE).bind(principal).bind(key).bind(expired_before).execute(&self.pool).await?;
+                let taken = sqlx::query(IDEMPOTENCY_TAKE)
+                    .bind(principal)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if taken.rows_affected() == 1 {
+                    return Ok(IdempotencyState::New);
+                }
+                let row = sqlx::query(IDEMPOTENCY_GET).bind(principal).bind(key).fetch_one(&self.pool).await?;
+                let fingerprint: String = row.try_get("fingerprint")?;
+                let status: i64 = row.try_get("status")?;
+                if status == 0 {
+                    return Ok(IdempotencyState::InProgress { fingerprint });
+                }
+                let response = IdempotentResponse {
+                    status,
+                    content_type: row.try_get("content_type")?,
+                    location: row.try_get("location")?,
+                    body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                };
+                Ok(IdempotencyState::Done { fingerprint, response })
+            }
+
+            async fn idempotency_complete(
+                &self,
+                principal: &str,
+                key: &str,
+                r: &$crate::store::IdempotentResponse,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::IDEMPOTENCY_COMPLETE)
+                    .bind(r.status)
+                    .bind(&r.content_type)
+                    .bind(&r.location)
+                    .bind(&r.body)
+                    .bind(principal)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn idempotency_abort(&self, principal: &str, key: &str) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::IDEMPOTENCY_ABORT).bind(principal).bind(key).execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn stage_attempts(
