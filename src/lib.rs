@@ -2,8 +2,10 @@
 
 pub mod app;
 pub mod approval;
+pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod diff;
 pub mod engine;
 pub mod http;
 pub mod input;
@@ -14,3 +16,4 @@ pub mod plan;
 pub mod render;
 pub mod server;
 pub mod store;
+pub mod versions;
