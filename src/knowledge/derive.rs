@@ -162,7 +162,10 @@ fn rule_for<'a>(
     node: &Value,
     schema: &CfnResourceType,
 ) -> Option<&'a SemanticRule> {
-    library.rules.iter().find(|r| r.matches_path(path) && kind_fits(r, node, schema))
+    // Only the resource's own tag list carries its classification (not a nested CdcSpecification.Tags).
+    library.rules.iter().find(|r| {
+        r.matches_path(path) && kind_fits(r, node, schema) && !(r.kind == PropertyKind::Tags && path.contains('.'))
+    })
 }
 
 fn kind_fits(rule: &SemanticRule, node: &Value, schema: &CfnResourceType) -> bool {
@@ -227,6 +230,9 @@ fn fillable_node(schema: &CfnResourceType, n: &Value, depth: u8) -> bool {
     {
         return true;
     }
+    if n["type"] == "array" && depth > 0 {
+        return n["items"].is_object() && fillable_node(schema, &n["items"], depth);
+    }
     let Some(object) = (depth > 0).then(|| object_node(schema, n)).flatten() else { return false };
     if has_alternatives(object) {
         return false;
@@ -262,6 +268,10 @@ fn fill(
     }
     if node["type"] == "boolean" {
         return json!(false);
+    }
+    if node["type"] == "array" && !(node["items"]["type"] == "string") {
+        // one element, its required members filled the same way
+        return json!([fill(schema, id, path, &node["items"], type_name, params)]);
     }
     if let Some(object) = object_node(schema, node).filter(|_| node["type"].as_str().is_none_or(|t| t == "object")) {
         let mut out = serde_json::Map::new();
@@ -327,7 +337,7 @@ fn deployable(
         let value = fill(schema, &id, name, node, type_name, &mut params);
         if let Some(arg) = tf_schema
             .and_then(|s| tf_name(s, &[name.as_str()]))
-            .filter(|_| !value.is_object() || value.get("Ref").is_some())
+            .filter(|_| !(value.is_object() || value.is_array()) || value.get("Ref").is_some())
         {
             arguments.insert(arg.join("."), terraform_value(&value));
         }
