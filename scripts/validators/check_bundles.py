@@ -28,7 +28,8 @@ PRIORITY = [
     "elasticloadbalancing", "states", "events", "glue", "athena", "kinesis", "sagemaker",
     "elasticache", "elasticfilesystem", "es", "cloudtrail", "config", "guardduty",
 ]
-DERIVED = ["appsync"]
+# Derived bundles CI always checks; `--services all` checks every catalog service.
+DERIVED = ["appsync", "memorydb", "cassandra", "docdb-elastic", "kafka", "cognito-idp", "network-firewall"]
 
 
 def expand(names):
@@ -77,6 +78,19 @@ def chunks(items, n):
     return [items[i::n] for i in range(n) if items[i::n]]
 
 
+def json_documents(text):
+    """checkov prints one JSON document per directory group; read them all."""
+    decoder, pos, out = json.JSONDecoder(), 0, []
+    text = text or ""
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return out
+        value, pos = decoder.raw_decode(text, pos)
+        out.append(value)
+
+
 def run_batches(commands):
     """Runs the commands concurrently; returns their CompletedProcess-like (stdout, returncode)."""
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
@@ -105,8 +119,8 @@ def checkov(out, services):
                          "--compact", "-o", "json", "--quiet"])
     reports = []
     for stdout, _ in run_batches(commands):
-        parsed = json.loads(stdout or "[]")
-        reports += parsed if isinstance(parsed, list) else [parsed]
+        for parsed in json_documents(stdout):
+            reports += parsed if isinstance(parsed, list) else [parsed]
     failed, passed = {}, {}
     for report in reports:
         results = report.get("results", {})
@@ -171,7 +185,7 @@ def main():
     ap.add_argument("--cfn-guard", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--profile", default="examples/profiles/fin-prod.json")
-    ap.add_argument("--services", nargs="*", default=["all"])
+    ap.add_argument("--services", nargs="*", default=["priority"])
     args = ap.parse_args()
     out = Path(args.out)
     services = expand(args.services)
