@@ -91,8 +91,11 @@ impl Catalog {
 
     /// The AWS Config name of a CloudFormation resource type (the same name unless the
     /// reviewed table says otherwise: AWS::OpenSearchService::Domain → AWS::OpenSearch::Domain).
+    /// The service links (data/links.json) decide first; the reviewed table covers the rest.
     pub fn config_type_of<'a>(&'a self, cfn_type: &'a str) -> &'a str {
-        self.config.cloudformation_to_config.get(cfn_type).map_or(cfn_type, String::as_str)
+        self.config_resource_type(cfn_type)
+            .or_else(|| self.config.cloudformation_to_config.get(cfn_type).map(String::as_str))
+            .unwrap_or(cfn_type)
     }
 
     /// The CloudFormation name of an AWS Config resource type.

@@ -15,6 +15,7 @@ pub mod model;
 pub mod path;
 pub mod profile_values;
 pub mod requirements;
+pub mod semantics;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub enum LoadError {
 pub struct Knowledge {
     catalog: Arc<Catalog>,
     controls: ControlLibrary,
+    semantics: semantics::SemanticLibrary,
     iam: iam::IamKnowledge,
     security_hub_reasons: BTreeMap<String, SecurityHubReason>,
 }
@@ -87,8 +89,9 @@ impl Knowledge {
             }
         }
         let iam = iam::load().map_err(|message| KnowledgeError { path: knowledge_dir.join("iam"), message })?;
+        let semantics = semantics::SemanticLibrary::load(&knowledge_dir.join("semantics.yaml"))?;
         let security_hub_reasons = load_reasons(&catalog, &knowledge_dir.join("security-hub-reasons.yaml"))?;
-        Ok(Knowledge { catalog, controls, iam, security_hub_reasons })
+        Ok(Knowledge { catalog, controls, semantics, iam, security_hub_reasons })
     }
 
     /// Loads the catalog from `data_dir` and the knowledge from `knowledge_dir`.
@@ -124,13 +127,19 @@ impl Knowledge {
     pub fn security_hub_reasons(&self) -> &BTreeMap<String, SecurityHubReason> {
         &self.security_hub_reasons
     }
+
+    /// The reviewed library of property semantics that derives controls.
+    pub fn semantics(&self) -> &semantics::SemanticLibrary {
+        &self.semantics
+    }
+
     /// The controls that apply to a service: the reviewed file, else controls derived
-    /// from its resource schemas, else `None` (nothing verifiable can be said).
+    /// from its resource schemas (possibly none, with the reasons in `derivation`).
     pub fn for_service(&self, service: &ServiceIdentity) -> Option<std::borrow::Cow<'_, ServiceControls>> {
         use std::borrow::Cow;
         match self.controls.service(&service.id) {
             Some(reviewed) => Some(Cow::Borrowed(reviewed)),
-            None => derive::derive(&self.catalog, service).map(Cow::Owned),
+            None => Some(Cow::Owned(derive::derive(&self.catalog, &self.semantics, service))),
         }
     }
 }

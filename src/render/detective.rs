@@ -39,7 +39,10 @@ pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&C
             let scope = match (rule, &evaluates) {
                 (Some(r), _) if r.periodic() => Vec::new(),
                 (Some(_), Some(t)) => vec![t.clone()],
-                (Some(r), None) => r.resource_types.clone(),
+                // Without a reviewed scope a rule that checks nothing in the template is
+                // deployed unscoped: Config then evaluates every type the managed rule supports.
+                (Some(r), None) if r.reviewed() => r.resource_types.clone(),
+                (Some(_), None) => Vec::new(),
                 (None, _) => Vec::new(),
             };
             let input_parameters =

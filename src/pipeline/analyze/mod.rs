@@ -57,6 +57,10 @@ pub(crate) struct Analysis {
     /// Every Security Hub control the catalog lists for the service: implemented, or not
     /// selected with the reason.
     security_hub_coverage: security_hub::Coverage,
+    /// Derived control sets only: primary types, every recognised property that is not a
+    /// control with the reason, and what cannot be enforced at deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    derivation: Option<knowledge::Derivation>,
 }
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
@@ -85,6 +89,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         stride_coverage: stride_coverage(&recommendations),
         security_hub_coverage: security_hub::coverage(input.knowledge, input.profile, &plan, &service.id),
         recommendations: sorted(recommendations),
+        derivation: plan.controls.derivation.clone(),
     };
     let markdown = render::markdown(&analysis);
     let artifacts = vec![Artifact::json("analysis.json", &analysis), Artifact::markdown("analysis.md", markdown)];

@@ -119,6 +119,17 @@ pub fn scopes(catalog: &Catalog, rules: &[ConfigRuleSpec], checks: &mut Checks) 
         let Some(rule) = catalog.config_rule(&spec.source_identifier) else { continue };
         let reviewed = rule.reviewed();
         let basis = rule.resource_types_basis.as_deref().unwrap_or("none");
+        if !reviewed && spec.evaluates.is_none() {
+            // Checks no template resource: deployed without a scope, which is always right.
+            let ok = spec.scope.is_empty();
+            let detail = if ok {
+                format!("scope basis is {basis}: deployed unscoped, Config evaluates every type the rule supports")
+            } else {
+                format!("unreviewed scope {:?} deployed", spec.scope)
+            };
+            checks.record("config_rule_unscoped", &subject, ok, detail);
+            continue;
+        }
         checks.record(
             "config_rule_scope_reviewed",
             &subject,
