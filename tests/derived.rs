@@ -113,5 +113,10 @@ fn derived_controls_carry_terraform_config_and_framework_mappings() {
     assert!(kms.requires.contains(&"encryption.at_rest".to_string()));
     assert!(!kms.terraform.is_empty(), "the provider schema names the argument: {kms:?}");
     let tag = controls.controls.iter().find(|c| c.title.contains("classification")).expect("a classification tag");
-    assert_eq!(tag.detective.as_ref().map(|d| d.config_rule.as_str()), Some("REQUIRED_TAGS"));
+    // REQUIRED_TAGS is attached only where its reviewed scope evaluates the tagged type
+    // (tests/config_scopes.rs); a tag on another type is proactive only.
+    let tagged = controls.resource(&tag.cloudformation.as_ref().unwrap().resource).unwrap();
+    let tag_rule = knowledge.catalog().config_rule("REQUIRED_TAGS").unwrap();
+    let evaluates = tag_rule.resource_types.iter().any(|t| t == knowledge.catalog().config_type_of(&tagged.kind));
+    assert_eq!(tag.detective.as_ref().map(|d| d.config_rule.as_str()), evaluates.then_some("REQUIRED_TAGS"));
 }
