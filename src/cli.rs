@@ -40,6 +40,19 @@ enum Command {
         #[command(flatten)]
         store: StoreConfig,
     },
+    /// Probe a running server's /healthz (or /readyz) on its bound port; exit 0 when it answers 200.
+    /// Used by the container HEALTHCHECK and the ECS health check (the image has no curl).
+    Healthcheck {
+        /// The server's listen address (a wildcard address is probed on loopback).
+        #[arg(long, env = "SECCFG_BIND", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Probe readiness (database and catalog) instead of liveness.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Apply database migrations and exit.
     Migrate(StoreConfig),
     /// Inspect the knowledge catalog.
@@ -76,6 +89,21 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog { command } => catalog(command),
+        Command::Healthcheck { bind, ready, timeout } => {
+            let path = if ready { "/readyz" } else { "/healthz" };
+            let addr = seccfg::healthcheck::target(bind);
+            match seccfg::healthcheck::probe(addr, path, Duration::from_secs(timeout)).await {
+                Ok(200) => Ok(ExitCode::SUCCESS),
+                Ok(code) => {
+                    eprintln!("{addr}{path} answered {code}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("{addr}{path}: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::catalog::Catalog;
 use crate::input::Profile;
 use crate::pipeline::{self, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
+use crate::telemetry::metrics;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -80,6 +81,10 @@ impl Worker {
         let Some(stage) = self.store.claim_stage(&self.id, now_ms(), lease_ms).await? else {
             return Ok(false);
         };
+        metrics::stage_claimed(&stage.name, stage.lease_expired);
+        if stage.lease_expired {
+            warn!(run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt, "previous attempt's lease expired");
+        }
         let span = info_span!("stage", run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt);
         self.execute(stage).instrument(span).await?;
         Ok(true)
@@ -91,7 +96,9 @@ impl Worker {
         let outcome = self.outcome(&stage).await;
         heartbeat.abort();
         let recorded = self.store.finish_stage(&stage, &self.id, &outcome, now_ms()).await?;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed().as_secs_f64();
+        metrics::stage_finished(&stage.name, outcome_label(&outcome, recorded, &stage), elapsed);
+        let elapsed_ms = elapsed * 1000.0;
         match (&outcome, recorded) {
             (_, false) => warn!("lease lost before the outcome was recorded; another worker owns the stage"),
             (StageOutcome::Succeeded { .. }, true) => info!(elapsed_ms, "stage succeeded"),
@@ -168,5 +175,16 @@ impl Worker {
                 .map_err(|e| transient(&e))?;
         }
         Ok(result.output.to_string())
+    }
+}
+
+/// The metrics outcome label; mirrors the SQL in `finish_stage` (a transient
+/// error is retried while `attempts < max_attempts`, else the run fails).
+fn outcome_label(outcome: &StageOutcome, recorded: bool, stage: &ClaimedStage) -> &'static str {
+    match outcome {
+        _ if !recorded => "lease_lost",
+        StageOutcome::Succeeded { .. } => "succeeded",
+        StageOutcome::Transient { .. } if stage.attempt < stage.max_attempts => "retry",
+        StageOutcome::Transient { .. } | StageOutcome::Permanent { .. } => "failed",
     }
 }

@@ -5,6 +5,7 @@ mod catalog;
 pub mod error;
 mod extract;
 mod health;
+mod metrics;
 mod profiles;
 mod requests;
 mod runs;
@@ -30,7 +31,7 @@ use error::{ApiError, Problem};
 #[openapi(
     info(title = "seccfg", description = "Security profile + service request in, verified AWS security bundle out."),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::scrape,
         profiles::create, profiles::latest, profiles::version,
         requests::create,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
@@ -69,7 +70,9 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .with_state(app);
+        .route("/metrics", get(metrics::scrape))
+        .with_state(app.clone());
+    crate::telemetry::metrics::info(app.catalog.version());
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
         tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
@@ -85,6 +88,7 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 /// Rejections produced outside our handlers (bad path parameters, method not

@@ -105,6 +105,19 @@ pub struct ClaimedStage {
     pub service_id: String,
     pub profile_id: String,
     pub profile_version: i64,
+    pub max_attempts: i64,
+    /// An earlier attempt never finished: its lease expired.
+    pub lease_expired: bool,
+}
+
+/// Job-table state read at scrape time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueSnapshot {
+    pub queued: i64,
+    pub running: i64,
+    /// Milliseconds the oldest due queued stage has waited (0 when none).
+    pub oldest_due_ms: i64,
+    pub runs_by_status: Vec<(String, i64)>,
 }
 
 /// How a stage attempt ended.
@@ -159,6 +172,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Hands a worker's leases back at shutdown so another worker may claim them at once.
     async fn release_leases(&self, worker: &str, now: i64) -> StoreResult<u64>;
+    /// Queue depth, oldest due stage and runs by status, for the metrics gauges.
+    async fn queue_snapshot(&self, now: i64) -> StoreResult<QueueSnapshot>;
     /// Re-queues a failed run's failed stage with fresh attempts.
     async fn retry_run(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Highest bundle version so far for a (service, profile) pair.
