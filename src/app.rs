@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Resolution, Suggestion};
 use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
+use crate::knowledge::Knowledge;
+use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
 use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
 
@@ -28,8 +30,25 @@ pub enum AppError {
     RunNotFound(String),
     #[error("run '{0}' is not failed, so it cannot be retried")]
     RunNotRetryable(String),
+    #[error("run '{0}' is {1}; only a succeeded run can be decided")]
+    RunNotSucceeded(String, String),
+    #[error("run '{0}' has already been decided; a run is decided once")]
+    AlreadyDecided(String),
+    #[error("run '{0}' has no usable artifact '{1}'")]
+    BundleIncomplete(String, String),
+    #[error(transparent)]
+    Library(crate::library::LibraryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<LibraryError> for AppError {
+    fn from(e: LibraryError) -> Self {
+        match e {
+            LibraryError::AlreadyDecided(run) => AppError::AlreadyDecided(run),
+            other => AppError::Library(other),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,12 +86,23 @@ pub enum ProfileRef {
 pub struct App {
     pub store: Arc<dyn Store>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// The catalog part of `knowledge` (name resolution, catalog endpoints).
     pub catalog: Arc<Catalog>,
+    pub knowledge: Arc<Knowledge>,
+    /// Approved bundles and decisions; the relational store's own library unless replaced.
+    pub library: Arc<dyn Library>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, catalog: Arc<Catalog>) -> App {
-        App { store, artifacts, catalog }
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, knowledge: Arc<Knowledge>) -> App {
+        let library = store.library();
+        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library }
+    }
+
+    /// Keeps the control library elsewhere (for example DynamoDB).
+    pub fn with_library(mut self, library: Arc<dyn Library>) -> App {
+        self.library = library;
+        self
     }
 
     /// Validates and stores a profile; the same content twice gives the same version.

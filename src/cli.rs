@@ -13,6 +13,7 @@ use seccfg::catalog::{Catalog, Resolution};
 use seccfg::config::{ServeConfig, StoreConfig};
 use seccfg::engine::{Worker, WorkerConfig};
 use seccfg::input::InputError;
+use seccfg::knowledge::Knowledge;
 use seccfg::store::{self, LocalArtifactStore, RunRecord};
 
 #[derive(Parser)]
@@ -119,13 +120,13 @@ fn init_logging(json: bool) {
 }
 
 async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
-    let catalog = Arc::new(Catalog::load_default()?);
+    let knowledge = Arc::new(Knowledge::load_default()?);
     let store = store::connect(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
     store.migrate().await?;
     let artifacts = Arc::new(LocalArtifactStore::new(&config.artifact_dir));
-    Ok(Arc::new(App::new(store, artifacts, catalog)))
+    Ok(Arc::new(App::new(store, artifacts, knowledge)))
 }
 
 /// Hides the password in a database URL before it is printed.
@@ -226,7 +227,7 @@ async fn drive(app: &Arc<App>, run_ids: &[String]) -> anyhow::Result<Vec<RunReco
         format!("cli-{}", std::process::id()),
         app.store.clone(),
         app.artifacts.clone(),
-        app.catalog.clone(),
+        app.knowledge.clone(),
         WorkerConfig { backoff_base: Duration::from_millis(200), ..WorkerConfig::default() },
     );
     let mut reported = std::collections::HashSet::new();

@@ -1,6 +1,7 @@
 //! seccfg: a security profile and a service request in, a verified bundle out.
 
 pub mod app;
+pub mod approval;
 pub mod catalog;
 pub mod config;
 pub mod engine;
@@ -8,7 +9,10 @@ pub mod healthcheck;
 pub mod http;
 pub mod input;
 pub mod knowledge;
+pub mod library;
 pub mod pipeline;
+pub mod plan;
+pub mod render;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -24,7 +24,7 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
         .map(|i| {
             let id = format!("{host}-{}-{i}-{}", std::process::id(), &uuid::Uuid::new_v4().to_string()[..8]);
             let worker =
-                Worker::new(id, app.store.clone(), app.artifacts.clone(), app.catalog.clone(), worker_config.clone());
+                Worker::new(id, app.store.clone(), app.artifacts.clone(), app.knowledge.clone(), worker_config.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         })
         .collect();

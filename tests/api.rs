@@ -24,7 +24,7 @@ struct Api {
 async fn api() -> Api {
     let (store, _, db_dir) = common::fresh_sqlite().await;
     let artifact_dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::catalog()));
+    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::knowledge()));
     let config = HttpConfig { body_limit: 64 * 1024, request_timeout: Duration::from_secs(10) };
     Api { router: router(app.clone(), &config), app, _dirs: (db_dir, artifact_dir) }
 }
@@ -54,7 +54,7 @@ impl Api {
             "test".into(),
             self.app.store.clone(),
             self.app.artifacts.clone(),
-            self.app.catalog.clone(),
+            self.app.knowledge.clone(),
             WorkerConfig::default(),
         );
         while worker.step().await.unwrap() {}

@@ -52,10 +52,10 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn metrics_show_every_family_after_runs() {
     let (store, url, _db) = common::fresh_sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(App::new(store.clone(), Arc::new(LocalArtifactStore::new(dir.path())), common::catalog()));
+    let app = Arc::new(App::new(store.clone(), Arc::new(LocalArtifactStore::new(dir.path())), common::knowledge()));
     let router = router(app.clone(), &HttpConfig { body_limit: 1 << 20, request_timeout: Duration::from_secs(10) });
     let worker =
-        Worker::new("w".into(), store.clone(), app.artifacts.clone(), app.catalog.clone(), WorkerConfig::default());
+        Worker::new("w".into(), store.clone(), app.artifacts.clone(), app.knowledge.clone(), WorkerConfig::default());
 
     // A run whose first attempt dies holding its lease: the next claim counts a lease expiry.
     let accepted = post(&router, "/v1/requests", &request_for("Amazon S3")).await;
@@ -120,7 +120,7 @@ async fn metrics_show_every_family_after_runs() {
 
 async fn queue_gauges_follow_the_job_table(store: Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::new(store.clone(), Arc::new(LocalArtifactStore::new(dir.path())), common::catalog());
+    let app = App::new(store.clone(), Arc::new(LocalArtifactStore::new(dir.path())), common::knowledge());
     let empty = store.queue_snapshot(now_ms()).await.unwrap();
     assert_eq!((empty.queued, empty.running, empty.oldest_due_ms), (0, 0, 0));
     app.submit_profile(common::example_json("profiles/fin-prod.json")).await.unwrap();

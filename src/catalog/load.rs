@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::knowledge::ControlLibrary;
-
 use super::checkov::CheckovFacts;
 use super::compliance::{ComplianceFacts, FrameworkFacts, requirements_by_check};
 use super::config_rules::{ConfigFacts, service_by_prefix};
@@ -119,16 +117,6 @@ impl Catalog {
             identity.terraform_prefixes = derive_prefixes(identity, listed, terraform.resources.keys());
         }
         let names = name_index(&identities, &aliases.aliases);
-        let controls = ControlLibrary::load(&knowledge_dir.join("controls"))
-            .map_err(|e| CatalogError::Invalid { path: e.path, message: e.message })?;
-        for service in controls.services() {
-            if !identities.contains_key(&service.service) {
-                return Err(CatalogError::Invalid {
-                    path: knowledge_dir.join("controls").join(format!("{}.yaml", service.service)),
-                    message: format!("service '{}' is not in the catalog", service.service),
-                });
-            }
-        }
         let config = config.with_ids();
         let config_rule_service = config
             .rules
@@ -159,7 +147,6 @@ impl Catalog {
             frameworks,
             checkov: checkov.into_checks(),
             terraform,
-            controls,
         })
     }
 
@@ -193,7 +180,8 @@ fn frameworks(
 }
 
 /// `./<name>` when it exists (deployed layout), else the crate's own copy (tests, `cargo run`).
-fn default_dir(name: &str) -> String {
+/// `name` in the working directory if it exists there, else in the source tree.
+pub(crate) fn default_dir(name: &str) -> String {
     if Path::new(name).is_dir() { name.to_string() } else { format!("{}/{name}", env!("CARGO_MANIFEST_DIR")) }
 }
 

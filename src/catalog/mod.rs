@@ -17,6 +17,7 @@ pub use compliance::{FrameworkFacts, ProwlerCheck};
 pub use config_rules::ConfigRule;
 pub use global_keys::{GLOBAL_CONDITION_KEYS, is_global_condition_key};
 pub use load::CatalogError;
+pub(crate) use load::default_dir;
 pub use resolve::{Resolution, Suggestion};
 pub use security_hub::SecurityHubControl;
 pub use terraform::{TerraformBlock, TerraformResource, terraform_prefix_matches};
@@ -109,7 +110,7 @@ pub struct CfnResourceType {
 }
 
 /// The canonical identity of a service: its IAM prefix and the names it goes by.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceIdentity {
     pub id: String,
     pub iam_prefix: String,
@@ -146,8 +147,6 @@ pub struct Catalog {
     identities: BTreeMap<String, ServiceIdentity>,
     /// Normalised name → canonical ids it denotes (more than one means ambiguous).
     names: HashMap<String, Vec<String>>,
-    /// The team's reviewed control definitions, loaded with the facts they are checked against.
-    controls: crate::knowledge::ControlLibrary,
     config: config_rules::ConfigFacts,
     /// Config rule id → service, for rules no source maps to resource types (by id prefix).
     config_rule_service: HashMap<String, String>,
@@ -162,10 +161,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn controls(&self) -> &crate::knowledge::ControlLibrary {
-        &self.controls
-    }
-
     pub fn version(&self) -> &str {
         &self.manifest.catalog_version
     }

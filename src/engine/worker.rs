@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::catalog::Catalog;
 use crate::input::Profile;
+use crate::knowledge::Knowledge;
 use crate::pipeline::{self, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
 use crate::telemetry::metrics;
@@ -40,7 +40,7 @@ pub struct Worker {
     pub id: String,
     store: Arc<dyn Store>,
     artifacts: Arc<dyn ArtifactStore>,
-    catalog: Arc<Catalog>,
+    knowledge: Arc<Knowledge>,
     config: WorkerConfig,
 }
 
@@ -49,10 +49,10 @@ impl Worker {
         id: String,
         store: Arc<dyn Store>,
         artifacts: Arc<dyn ArtifactStore>,
-        catalog: Arc<Catalog>,
+        knowledge: Arc<Knowledge>,
         config: WorkerConfig,
     ) -> Worker {
-        Worker { id, store, artifacts, catalog, config }
+        Worker { id, store, artifacts, knowledge, config }
     }
 
     /// Runs until `shutdown` turns true, then hands back any lease it holds.
@@ -158,12 +158,12 @@ impl Worker {
                 previous.push((n, value));
             }
         }
-        let catalog = self.catalog.clone();
+        let knowledge = self.knowledge.clone();
         let service_id = stage.service_id.clone();
         // Stages are CPU-bound and synchronous: keep them off the async reactor.
         let result = tokio::task::spawn_blocking(move || {
             let input =
-                StageInput { catalog: &catalog, profile: &profile, service_id: &service_id, previous: &previous };
+                StageInput { knowledge: &knowledge, profile: &profile, service_id: &service_id, previous: &previous };
             pipeline::run_stage(name, &input)
         })
         .await

@@ -117,6 +117,16 @@ fn app_problem(e: AppError) -> Problem {
         }
         AppError::RunNotFound(_) => Problem::new(StatusCode::NOT_FOUND, "run-not-found", detail),
         AppError::RunNotRetryable(_) => Problem::new(StatusCode::CONFLICT, "run-not-retryable", detail),
+        AppError::RunNotSucceeded(..) => Problem::new(StatusCode::CONFLICT, "run-not-succeeded", detail),
+        AppError::AlreadyDecided(_) => Problem::new(StatusCode::CONFLICT, "already-decided", detail),
+        AppError::BundleIncomplete(..) | AppError::Library(_) => {
+            tracing::error!(error = %detail, "library failure");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service could not complete the request; try again",
+            )
+        }
         AppError::Store(inner) => {
             tracing::error!(error = %inner, "store failure");
             Problem::new(

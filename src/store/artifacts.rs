@@ -19,6 +19,9 @@ pub struct ArtifactInfo {
 
 #[async_trait]
 pub trait ArtifactStore: Send + Sync + 'static {
+    /// Writes once: putting the same bytes again is a no-op (a re-executed stage),
+    /// different bytes under an existing name are refused — a bundle version's
+    /// artifacts never change once written.
     async fn put(&self, run_id: &str, name: &str, content_type: &str, bytes: &[u8]) -> StoreResult<ArtifactInfo>;
     async fn get(&self, run_id: &str, name: &str) -> StoreResult<Option<(ArtifactInfo, Vec<u8>)>>;
     async fn list(&self, run_id: &str) -> StoreResult<Vec<ArtifactInfo>>;
@@ -72,6 +75,14 @@ impl ArtifactStore for LocalArtifactStore {
         valid_segment(name)?;
         let dir = self.run_dir(run_id)?;
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        if let Some(existing) = Self::index(&dir).await?.into_iter().find(|a| a.name == name) {
+            let same = tokio::fs::read(dir.join(name)).await.is_ok_and(|old| old == bytes);
+            return if same {
+                Ok(existing)
+            } else {
+                Err(StoreError::Artifact(format!("artifact '{name}' of run '{run_id}' is immutable")))
+            };
+        }
         // Write then rename so a reader never sees half a file.
         let tmp = dir.join(format!(".{name}.tmp"));
         tokio::fs::write(&tmp, bytes).await.map_err(io)?;

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::arn::find_action;
-use super::knowledge::Deployer;
 use crate::catalog::Catalog;
+use crate::knowledge::iam::Deployer;
 
 /// CloudFormation handlers whose permissions a deployment exercises (`list` is console only).
 pub const DEPLOY_HANDLERS: [&str; 4] = ["create", "read", "update", "delete"];
