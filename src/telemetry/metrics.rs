@@ -120,7 +120,9 @@ pub fn advisor_tokens(direction: &'static str, tokens: u64) {
     counter!(ADVISOR_TOKENS, "direction" => direction).increment(tokens);
 }
 
+/// Installs the recorder (serve calls this before the router exists) and sets the worker count.
 pub fn workers(n: usize) {
+    handle();
     gauge!(WORKERS).set(n as f64);
 }
 
