@@ -34,6 +34,10 @@ pub enum AppError {
     RunNotSucceeded(String, String),
     #[error("run '{0}' has already been decided; a run is decided once")]
     AlreadyDecided(String),
+    #[error("run '{0}' has no earlier succeeded version to compare with")]
+    NoPreviousVersion(String),
+    #[error("runs of different services cannot be compared ('{0}' and '{1}')")]
+    DifferentServices(String, String),
     #[error("run '{0}' has no usable artifact '{1}'")]
     BundleIncomplete(String, String),
     #[error(transparent)]
@@ -116,6 +120,9 @@ impl App {
     }
 
     pub async fn profile(&self, profile_id: &str, version: Option<i64>) -> Result<StoredProfile, AppError> {
+        if !is_lookup_key(profile_id) {
+            return Err(AppError::ProfileNotFound(profile_id.escape_default().to_string()));
+        }
         match self.store.profile(profile_id, version).await? {
             Some(p) => Ok(p),
             None => Err(match version {
@@ -198,6 +205,9 @@ impl App {
     }
 
     pub async fn retry_run(&self, id: &str) -> Result<(), AppError> {
+        if !is_lookup_key(id) {
+            return Err(AppError::RunNotFound(id.escape_default().to_string()));
+        }
         if self.store.retry_run(id, now_ms()).await? {
             return Ok(());
         }
@@ -206,6 +216,12 @@ impl App {
             None => Err(AppError::RunNotFound(id.into())),
         }
     }
+}
+
+/// Whether `key` could name a stored row: ids never hold control characters
+/// (PostgreSQL rejects NUL outright), so such a key is simply not found.
+pub fn is_lookup_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 512 && !key.chars().any(char::is_control)
 }
 
 /// Re-roots field pointers of an embedded document under `prefix`.

@@ -54,6 +54,17 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+    /// Compare two bundle directories of one service (written by `run`): exit 0 when
+    /// they are the same, 1 when they differ, 2 when they cannot be compared.
+    Diff {
+        /// The earlier bundle directory (e.g. out-v1/s3).
+        before: PathBuf,
+        /// The later bundle directory.
+        after: PathBuf,
+        /// Print the diff as JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply database migrations and exit.
     Migrate(StoreConfig),
     /// Inspect the knowledge catalog.
@@ -105,6 +116,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
     }
 }
 
@@ -269,11 +281,37 @@ async fn write_bundles(app: &App, runs: &[RunRecord], out: &Path) -> anyhow::Res
                 std::fs::write(dir.join(&info.name), bytes)?;
             }
         }
+        // The profile the bundle was built from, so `seccfg diff` can name the fields that changed.
+        if let Some(p) = app.store.profile(&run.profile_id, Some(run.profile_version)).await? {
+            let doc: serde_json::Value = serde_json::from_str(&p.document)?;
+            std::fs::write(dir.join("profile.json"), serde_json::to_vec_pretty(&doc)?)?;
+        }
         let mut summary = serde_json::to_vec_pretty(run)?;
         summary.push(b'\n');
         std::fs::write(dir.join("run.json"), summary)?;
     }
     Ok(())
+}
+
+fn diff_dirs(before: &Path, after: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    use seccfg::diff::{self, Side, load};
+    let side = |p: &Path| Side { label: p.display().to_string(), ..Side::default() };
+    let a = load::from_dir(before).with_context(|| format!("cannot read {}", before.display()))?;
+    let b = load::from_dir(after).with_context(|| format!("cannot read {}", after.display()))?;
+    match diff::diff(&a, &b, side(before), side(after)) {
+        Ok(d) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print!("{}", d.markdown());
+            }
+            Ok(if d.differs { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {

@@ -41,6 +41,14 @@ pub struct ServeConfig {
     #[arg(long, env = "SECCFG_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
+    /// Seconds a client has to send a complete request head (slow or half-sent headers are cut off).
+    #[arg(long, env = "SECCFG_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_read_timeout_seconds: u64,
+
+    /// Seconds after SIGTERM that open connections and running stages get before the process exits.
+    #[arg(long, env = "SECCFG_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+
     /// Fault injection for durability tests: milliseconds each stage waits before running.
     #[arg(long, env = "SECCFG_FAULT_STAGE_DELAY_MS", default_value_t = 0, hide = true)]
     pub fault_stage_delay_ms: u64,

@@ -168,7 +168,16 @@ impl Worker {
         })
         .await
         .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??;
-        for artifact in &result.artifacts {
+        let mut artifacts = result.artifacts;
+        if StageName::PIPELINE.last() == Some(&name) {
+            // The run is about to become a succeeded bundle version: compare it with the previous one.
+            let diff =
+                crate::versions::diff_for_finishing_run(&*self.store, &*self.artifacts, &stage.run_id, &artifacts)
+                    .await
+                    .map_err(|e| transient(&e))?;
+            artifacts.extend(diff);
+        }
+        for artifact in &artifacts {
             self.artifacts
                 .put(&stage.run_id, &artifact.name, artifact.content_type, &artifact.bytes)
                 .await

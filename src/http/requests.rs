@@ -55,6 +55,12 @@ fn profile_ref(body: &mut Value) -> Result<ProfileRef, ApiError> {
         (Some(_), Some(_)) => Err(field("/profile", "give either profile_id or profile, not both")),
         (None, Some(doc)) => Ok(ProfileRef::Embedded(doc)),
         (Some(Value::String(profile_id)), None) => {
+            if profile_id.is_empty()
+                || profile_id.len() > 128
+                || !profile_id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            {
+                return Err(field("/profile_id", "must be 1–128 letters, digits, '-', '_' or '.'"));
+            }
             let version = match version {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(

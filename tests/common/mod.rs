@@ -95,4 +95,5 @@ pub const PRIORITY: [&str; 30] = [
     "guardduty",
 ];
 
+pub mod api;
 pub mod library_contract;
