@@ -30,6 +30,7 @@ ENV SECCFG_BIND=0.0.0.0:8080 \
     SECCFG_KNOWLEDGE_DIR=/app/knowledge \
     SECCFG_DATABASE_URL=sqlite:/tmp/seccfg.db \
     SECCFG_ARTIFACT_DIR=/tmp/seccfg-artifacts \
+    SECCFG_AUTH=required \
     SECCFG_LOG=info
 USER 65532:65532
 EXPOSE 8080

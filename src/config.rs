@@ -49,6 +49,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SECCFG_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
 
+    /// `required` (every call but health and the API document needs an API key) or `none`.
+    /// Unset means `none` on a loopback address; `serve` refuses any other address until it is set.
+    #[arg(long, env = "SECCFG_AUTH", value_parser = ["none", "required"])]
+    pub auth: Option<String>,
+
     /// Fault injection for durability tests: milliseconds each stage waits before running.
     #[arg(long, env = "SECCFG_FAULT_STAGE_DELAY_MS", default_value_t = 0, hide = true)]
     pub fault_stage_delay_ms: u64,

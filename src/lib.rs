@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod approval;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod diff;

@@ -109,6 +109,7 @@ locals {
   environment = concat([
     { name = "SECCFG_BIND", value = "0.0.0.0:8080" },
     { name = "SECCFG_WORKERS", value = tostring(var.workers_per_task) },
+    { name = "SECCFG_AUTH", value = "required" },
     { name = "SECCFG_DATABASE_URL", value = "postgres://${aws_db_instance.this.username}@${aws_db_instance.this.address}:5432/seccfg?sslmode=require" },
     { name = "SECCFG_ARTIFACT_URL", value = "s3://${aws_s3_bucket.artifacts.id}/artifacts" },
     { name = "SECCFG_LIBRARY_URL", value = "dynamodb://${aws_dynamodb_table.library.name}" },

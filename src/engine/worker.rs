@@ -8,7 +8,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::input::Profile;
 use crate::knowledge::Knowledge;
-use crate::pipeline::{self, StageError, StageInput, StageName};
+use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
 use crate::telemetry::metrics;
 
@@ -93,9 +93,30 @@ impl Worker {
     async fn execute(&self, stage: ClaimedStage) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let heartbeat = self.heartbeat(stage.clone());
-        let outcome = self.outcome(&stage).await;
+        let (mut outcome, artifacts) = self.outcome(&stage).await;
         heartbeat.abort();
+        if matches!(outcome, StageOutcome::Succeeded { .. }) {
+            // Fencing: the attempt's artifacts are published only while its lease is
+            // still held (re-checked and extended right now); a worker that lost
+            // the lease, e.g. after a long pause, abandons its attempt instead.
+            let lease_ms = self.config.lease.as_millis() as i64;
+            if !self.store.extend_lease(&stage, &self.id, now_ms(), lease_ms).await? {
+                self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
+                metrics::stage_finished(&stage.name, "lease_lost", started.elapsed().as_secs_f64());
+                warn!("lease lost while the stage ran; attempt abandoned, nothing published");
+                return Ok(());
+            }
+            if let Err(e) = self.publish(&stage, &artifacts).await {
+                outcome = StageOutcome::Transient {
+                    error: format!("publishing artifacts: {e}"),
+                    backoff_base_ms: self.config.backoff_base.as_millis() as i64,
+                };
+            }
+        }
         let recorded = self.store.finish_stage(&stage, &self.id, &outcome, now_ms()).await?;
+        if !recorded {
+            self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
+        }
         let elapsed = started.elapsed().as_secs_f64();
         metrics::stage_finished(&stage.name, outcome_label(&outcome, recorded, &stage), elapsed);
         let elapsed_ms = elapsed * 1000.0;
@@ -125,19 +146,27 @@ impl Worker {
         })
     }
 
-    async fn outcome(&self, stage: &ClaimedStage) -> StageOutcome {
+    async fn outcome(&self, stage: &ClaimedStage) -> (StageOutcome, Vec<Artifact>) {
         let backoff_base_ms = self.config.backoff_base.as_millis() as i64;
         if !self.config.stage_delay.is_zero() {
             tokio::time::sleep(self.config.stage_delay).await;
         }
         match self.run_stage(stage).await {
-            Ok(output) => StageOutcome::Succeeded { output },
-            Err(StageError::Transient(error)) => StageOutcome::Transient { error, backoff_base_ms },
-            Err(StageError::Permanent(error)) => StageOutcome::Permanent { error },
+            Ok((output, artifacts)) => (StageOutcome::Succeeded { output }, artifacts),
+            Err(StageError::Transient(error)) => (StageOutcome::Transient { error, backoff_base_ms }, Vec::new()),
+            Err(StageError::Permanent(error)) => (StageOutcome::Permanent { error }, Vec::new()),
         }
     }
 
-    async fn run_stage(&self, stage: &ClaimedStage) -> Result<String, StageError> {
+    /// Copies an attempt's artifacts from its own location to the run's.
+    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), crate::store::StoreError> {
+        for artifact in artifacts {
+            self.artifacts.put(&stage.run_id, &artifact.name, artifact.content_type, &artifact.bytes).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_stage(&self, stage: &ClaimedStage) -> Result<(String, Vec<Artifact>), StageError> {
         let transient = |e: &dyn std::fmt::Display| StageError::Transient(e.to_string());
         let name = StageName::parse(&stage.name)
             .ok_or_else(|| StageError::Permanent(format!("unknown stage '{}'", stage.name)))?;
@@ -177,14 +206,22 @@ impl Worker {
                     .map_err(|e| transient(&e))?;
             artifacts.extend(diff);
         }
+        // Written to the attempt's own location first; published only on a lease-checked finish.
+        let staging = attempt_key(stage);
         for artifact in &artifacts {
             self.artifacts
-                .put(&stage.run_id, &artifact.name, artifact.content_type, &artifact.bytes)
+                .put(&staging, &artifact.name, artifact.content_type, &artifact.bytes)
                 .await
                 .map_err(|e| transient(&e))?;
         }
-        Ok(result.output.to_string())
+        Ok((result.output.to_string(), artifacts))
     }
+}
+
+/// Where one attempt writes its artifacts before they are published: a key of
+/// its own next to the run's, e.g. `<run id>.s2a3` for stage 2, attempt 3.
+pub fn attempt_key(stage: &ClaimedStage) -> String {
+    format!("{}.s{}a{}", stage.run_id, stage.position, stage.attempt)
 }
 
 /// The metrics outcome label; mirrors the SQL in `finish_stage` (a transient

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
 use crate::app::{AcceptedRequest, App, ProfileRef};
+use crate::auth::Principal;
 use crate::input::{FieldError, InputError};
 
 pub fn router() -> Router<Arc<App>> {
@@ -30,9 +31,13 @@ pub fn router() -> Router<Arc<App>> {
         (status = 404, description = "Unknown profile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown services", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(app): State<Arc<App>>, JsonBody(mut body): JsonBody) -> ApiResult<impl IntoResponse> {
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    JsonBody(mut body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
     let profile = profile_ref(&mut body)?;
-    let accepted: AcceptedRequest = app.submit_request(&body, profile).await?;
+    let accepted: AcceptedRequest = app.submit_request_as(&body, profile, &principal).await?;
     let location = accepted.runs.first().map(|r| format!("/v1/runs/{}", r.run_id)).unwrap_or_default();
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(accepted)))
 }
