@@ -109,23 +109,25 @@ enum CatalogCommand {
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(config) => {
-            init_logging(true);
+            init_logging(true)?;
             let app = open(&config.store).await?;
-            seccfg::server::serve(app, config).await?;
+            let served = seccfg::server::serve(app, config).await;
+            seccfg::telemetry::trace::shutdown();
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { profile, request, out, store } => {
-            init_logging(false);
+            init_logging(false)?;
             run(&profile, &request, &out, &store).await
         }
         Command::Migrate(config) => {
-            init_logging(false);
+            init_logging(false)?;
             store::connect(&config.database_url).await?.migrate().await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command, store } => {
-            init_logging(false);
+            init_logging(false)?;
             keys(command, &store).await
         }
         Command::Catalog { command } => catalog(command),
@@ -192,15 +194,27 @@ async fn keys(command: KeysCommand, config: &StoreConfig) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging(json: bool) {
+/// Human logs for the CLI; JSON logs for `serve`, plus OpenTelemetry traces when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see `telemetry::trace`).
+fn init_logging(json: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SECCFG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if json { "info" } else { "warn" }));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     if json {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        // SECCFG_LOG filters the logs only: request and stage spans (INFO) are traced
+        // whatever the log level.
+        let logs = fmt.json().flatten_event(true).with_current_span(true).with_filter(filter);
+        let registry = tracing_subscriber::registry().with(logs);
+        let otel =
+            seccfg::telemetry::trace::layer()?.map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+        registry.with(otel).init();
     } else {
-        builder.init();
+        tracing_subscriber::registry().with(fmt.with_filter(filter)).init();
     }
+    Ok(())
 }
 
 async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {

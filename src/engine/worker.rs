@@ -10,7 +10,7 @@ use crate::input::Profile;
 use crate::knowledge::Knowledge;
 use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, trace};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -85,7 +85,12 @@ impl Worker {
         if stage.lease_expired {
             warn!(run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt, "previous attempt's lease expired");
         }
-        let span = info_span!("stage", run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt);
+        let span = info_span!("stage", run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt,
+            otel.name = tracing::field::Empty, otel.kind = "consumer");
+        if trace::enabled() {
+            span.record("otel.name", format!("stage {}", stage.name));
+            trace::link(&span, stage.traceparent.as_deref());
+        }
         self.execute(stage).instrument(span).await?;
         Ok(true)
     }

@@ -102,9 +102,17 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
     crate::telemetry::metrics::info(app.catalog.version());
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id,
+            otel.name = tracing::field::Empty, otel.kind = "server", http.route = tracing::field::Empty);
+        if crate::telemetry::trace::enabled() {
+            let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str());
+            span.record("otel.name", format!("{} {route}", req.method()));
+            span.record("http.route", route);
+            crate::telemetry::trace::set_parent_from_headers(&span, req.headers());
+        }
+        span
     });
-    Router::new()
+    let router = Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .merge(api)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
@@ -115,8 +123,12 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
-        .layer(axum::middleware::map_response(problem_for_bare_errors))
-        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::map_response(problem_for_bare_errors));
+    if crate::telemetry::metrics::http_enabled() {
+        router.layer(axum::middleware::from_fn(metrics::track))
+    } else {
+        router
+    }
 }
 
 /// A client's `x-request-id` is kept only when it is 1–128 characters of

@@ -55,6 +55,8 @@ pub struct NewRequest {
     pub runs: Vec<(String, String, String)>,
     pub stages: Vec<&'static str>,
     pub max_attempts: i64,
+    /// W3C traceparent of the HTTP request span that created the request, when tracing was on.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -108,6 +110,8 @@ pub struct ClaimedStage {
     pub max_attempts: i64,
     /// An earlier attempt never finished: its lease expired.
     pub lease_expired: bool,
+    /// The creating request's traceparent, for the stage span's link.
+    pub traceparent: Option<String>,
 }
 
 /// Job-table state read at scrape time.

@@ -8,8 +8,8 @@ pub const PROFILE_VERSION: &str = "SELECT profile_id, version, content_hash, doc
 pub const PROFILE_INSERT: &str = "INSERT INTO profiles (profile_id, version, content_hash, document, created_at) \
      VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM profiles WHERE profile_id = $1), $2, $3, $4)";
 
-pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, request_id, document, profile_id, profile_version, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, request_id, document, profile_id, profile_version, created_at, \
+     traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const RUN_INSERT: &str = "INSERT INTO runs (id, request_id, service_id, service_name, profile_id, profile_version, \
      bundle_version, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
      (SELECT COALESCE(MAX(bundle_version), 0) + 1 FROM runs WHERE service_id = $3 AND profile_id = $5), 'queued', $7, $7)";
@@ -86,10 +86,10 @@ pub const RETRY_RUN: &str =
 pub const LATEST_BUNDLE: &str = "SELECT COALESCE(MAX(bundle_version), 0) FROM runs WHERE service_id = $1 AND profile_id = $2 AND status = 'succeeded'";
 /// `abandoned` counts earlier attempts that never finished: the stage is being
 /// claimed again because their lease expired (released leases are finished).
-pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, s.name, s.attempts, s.max_attempts, \
+pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, s.name, s.attempts, s.max_attempts, q.traceparent, \
      (SELECT COUNT(*) FROM stage_attempts a WHERE a.run_id = s.run_id AND a.position = s.position \
         AND a.finished_at IS NULL) AS abandoned \
-     FROM stages s JOIN runs r ON r.id = s.run_id WHERE s.run_id = $1 AND s.position = $2";
+     FROM stages s JOIN runs r ON r.id = s.run_id JOIN requests q ON q.id = r.request_id WHERE s.run_id = $1 AND s.position = $2";
 pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'queued'";
 
 /// Implements `Store` for a backend struct with a `pool` field and a claim statement.
@@ -159,6 +159,7 @@ macro_rules! impl_store {
                     .bind(&r.profile_id)
                     .bind(r.profile_version)
                     .bind(now)
+                    .bind(&r.traceparent)
                     .execute(&mut *tx)
                     .await?;
                 for (service_id, service_name, run_id) in &r.runs {
@@ -269,6 +270,7 @@ macro_rules! impl_store {
                     profile_version: d.try_get("profile_version")?,
                     max_attempts: d.try_get("max_attempts")?,
                     lease_expired: d.try_get::<i64, _>("abandoned")? > 0,
+                    traceparent: d.try_get("traceparent")?,
                 };
                 sqlx::query(ATTEMPT_INSERT)
                     .bind(&stage.run_id)

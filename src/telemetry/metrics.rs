@@ -77,6 +77,12 @@ fn describe() {
     describe_gauge!(CATALOG_INFO, "Knowledge catalog version loaded; the value is always 1.");
 }
 
+/// Whether the HTTP middleware counts requests: always, except with
+/// `SECCFG_HTTP_METRICS=off`, a switch for `benches/telemetry_overhead.rs` only.
+pub fn http_enabled() -> bool {
+    std::env::var("SECCFG_HTTP_METRICS").map_or(true, |v| v != "off")
+}
+
 /// Bounded HTTP method label: the standard methods, anything else is `other`.
 pub fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;

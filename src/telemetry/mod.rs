@@ -4,3 +4,4 @@
 //! calls are no-ops, so the offline CLI pays nothing.
 
 pub mod metrics;
+pub mod trace;
