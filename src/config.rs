@@ -54,6 +54,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SECCFG_AUTH", value_parser = ["none", "required"])]
     pub auth: Option<String>,
 
+    /// Calls per second per authenticated principal (bursts of twice that) before 429; 0 = no limit.
+    #[arg(long, env = "SECCFG_RATE_LIMIT_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+
     /// Fault injection for durability tests: milliseconds each stage waits before running.
     #[arg(long, env = "SECCFG_FAULT_STAGE_DELAY_MS", default_value_t = 0, hide = true)]
     pub fault_stage_delay_ms: u64,
