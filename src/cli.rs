@@ -308,6 +308,9 @@ async fn run(profile: &Path, request: &Path, out: &Path, config: &StoreConfig) -
     let run_ids: Vec<String> = accepted.runs.iter().map(|r| r.run_id.clone()).collect();
     let runs = drive(&app, &run_ids).await?;
     write_bundles(&app, &runs, out).await?;
+    for run in &runs {
+        println!("{}", summary_line(&app, run).await?);
+    }
     let failed = runs.iter().filter(|r| r.status != "succeeded").count();
     println!(
         "{} of {} run(s) succeeded in {:.0} ms; bundles in {}",
@@ -317,6 +320,41 @@ async fn run(profile: &Path, request: &Path, out: &Path, config: &StoreConfig) -
         out.display()
     );
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One line per run: bundle version, controls, service-profile answers, and the diff against the previous version.
+async fn summary_line(app: &App, run: &RunRecord) -> anyhow::Result<String> {
+    use seccfg::pipeline::contracts::{Analyzed, ProfileOutput, parse};
+    let outputs = app.store.stage_outputs(&run.id).await?;
+    let output = |stage: &str| outputs.iter().find(|(s, _)| s == stage).and_then(|(_, o)| serde_json::from_str(o).ok());
+    let mut line = format!("  {:<22} v{:<3} {:<9}", run.service_id, run.bundle_version, run.status);
+    if let Some(plan) = output("analyze").and_then(|v: serde_json::Value| parse::<Analyzed>(&v).ok()).map(|a| a.plan) {
+        let critical = plan.selected.iter().filter(|c| c.priority == seccfg::knowledge::Priority::Critical).count();
+        let source = if plan.derived() { "derived" } else { "reviewed" };
+        line.push_str(&format!(" controls {} ({critical} critical, {source})", plan.selected.len()));
+    }
+    if let Some(p) = output("profile").and_then(|v: serde_json::Value| parse::<ProfileOutput>(&v).ok()) {
+        line.push_str(&format!(" · profile {} answered, {} to check", p.answered, p.not_established));
+    }
+    if let Some((_, bytes)) = app.artifacts.get(&run.id, "diff.json").await? {
+        let d: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let n = |k: &str| d[k].as_array().map_or(0, Vec::len);
+        let controls = ["added", "removed", "changed"]
+            .iter()
+            .map(|k| d["controls"][k].as_array().map_or(0, Vec::len))
+            .sum::<usize>();
+        line.push_str(&format!(
+            " · diff vs v{}: {} profile field(s), {controls} control(s), {} template file(s), {} persona(s), {} SCP statement(s)",
+            d["from"]["bundle_version"],
+            n("profile"),
+            n("templates"),
+            n("iam"),
+            n("scp_statements")
+        ));
+    } else if run.bundle_version > 1 && run.status == "succeeded" {
+        line.push_str(" · no earlier succeeded version to diff");
+    }
+    Ok(line)
 }
 
 /// Runs an in-process worker until every run has finished, printing each stage as it ends.
