@@ -41,6 +41,19 @@ enum Command {
         #[command(flatten)]
         store: StoreConfig,
     },
+    /// Probe a running server's /healthz (or /readyz) on its bound port; exit 0 when it answers 200.
+    /// Used by the container HEALTHCHECK and the ECS health check (the image has no curl).
+    Healthcheck {
+        /// The server's listen address (a wildcard address is probed on loopback).
+        #[arg(long, env = "SECCFG_BIND", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Probe readiness (database and catalog) instead of liveness.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Compare two bundle directories of one service (written by `run`): exit 0 when
     /// they are the same, 1 when they differ, 2 when they cannot be compared.
     Diff {
@@ -96,26 +109,43 @@ enum CatalogCommand {
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(config) => {
-            init_logging(true);
+            init_logging(true)?;
             let app = open(&config.store).await?;
-            seccfg::server::serve(app, config).await?;
+            let served = seccfg::server::serve(app, config).await;
+            seccfg::telemetry::trace::shutdown();
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { profile, request, out, store } => {
-            init_logging(false);
+            init_logging(false)?;
             run(&profile, &request, &out, &store).await
         }
         Command::Migrate(config) => {
-            init_logging(false);
+            init_logging(false)?;
             store::connect(&config.database_url).await?.migrate().await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command, store } => {
-            init_logging(false);
+            init_logging(false)?;
             keys(command, &store).await
         }
         Command::Catalog { command } => catalog(command),
+        Command::Healthcheck { bind, ready, timeout } => {
+            let path = if ready { "/readyz" } else { "/healthz" };
+            let addr = seccfg::healthcheck::target(bind);
+            match seccfg::healthcheck::probe(addr, path, Duration::from_secs(timeout)).await {
+                Ok(200) => Ok(ExitCode::SUCCESS),
+                Ok(code) => {
+                    eprintln!("{addr}{path} answered {code}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("{addr}{path}: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
     }
 }
@@ -164,15 +194,27 @@ async fn keys(command: KeysCommand, config: &StoreConfig) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging(json: bool) {
+/// Human logs for the CLI; JSON logs for `serve`, plus OpenTelemetry traces when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see `telemetry::trace`).
+fn init_logging(json: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SECCFG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if json { "info" } else { "warn" }));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     if json {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        // SECCFG_LOG filters the logs only: request and stage spans (INFO) are traced
+        // whatever the log level.
+        let logs = fmt.json().flatten_event(true).with_current_span(true).with_filter(filter);
+        let registry = tracing_subscriber::registry().with(logs);
+        let otel =
+            seccfg::telemetry::trace::layer()?.map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+        registry.with(otel).init();
     } else {
-        builder.init();
+        tracing_subscriber::registry().with(fmt.with_filter(filter)).init();
     }
+    Ok(())
 }
 
 async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
