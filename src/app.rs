@@ -100,6 +100,60 @@ impl App {
     /// Validates a service request, resolves every service, and commits one run
     /// per service before returning: an acknowledged request is never lost.
     pub async fn submit_request(&self, request: &Value, profile: ProfileRef) -> Result<AcceptedRequest, AppError> {
+        self.submit_request_as(uuid::Uuid::new_v4().to_string(), request, profile).await
+    }
+
+    /// Submits a request under an id derived from where it came from, once: a second
+    /// submission with the same id returns the first one's runs (`false`) and creates
+    /// nothing. The request is still validated first, exactly like a new one.
+    pub async fn submit_request_once(
+        &self,
+        id: &str,
+        request: &Value,
+        profile: ProfileRef,
+    ) -> Result<(AcceptedRequest, bool), AppError> {
+        let (parsed, _) = ServiceRequest::from_value(request)?;
+        self.resolve_services(&parsed)?;
+        if let Some(existing) = self.existing_request(id, &parsed.request_id).await? {
+            return Ok((existing, false));
+        }
+        match self.submit_request_as(id.to_string(), request, profile).await {
+            Ok(accepted) => Ok((accepted, true)),
+            // A concurrent delivery committed it first.
+            Err(AppError::Store(e)) if e.is_unique_violation() => match self.existing_request(id, &parsed.request_id).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(AppError::Store(e)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn existing_request(&self, id: &str, request_id: &str) -> Result<Option<AcceptedRequest>, AppError> {
+        let runs = self.store.request_runs(id).await?;
+        let Some(first) = runs.first() else { return Ok(None) };
+        Ok(Some(AcceptedRequest {
+            id: id.to_string(),
+            request_id: request_id.to_string(),
+            profile_id: first.profile_id.clone(),
+            profile_version: first.profile_version,
+            runs: runs
+                .iter()
+                .map(|r| AcceptedRun {
+                    run_id: r.id.clone(),
+                    service_id: r.service_id.clone(),
+                    service_name: r.service_name.clone(),
+                })
+                .collect(),
+            warnings: Vec::new(),
+        }))
+    }
+
+    async fn submit_request_as(
+        &self,
+        id: String,
+        request: &Value,
+        profile: ProfileRef,
+    ) -> Result<AcceptedRequest, AppError> {
         let (parsed, mut warnings) = ServiceRequest::from_value(request)?;
         let services = self.resolve_services(&parsed)?;
         let stored = match profile {
@@ -122,7 +176,7 @@ impl App {
             })
             .collect();
         let new = NewRequest {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             request_id: parsed.request_id.clone(),
             document: request.to_string(),
             profile_id: stored.profile_id.clone(),
@@ -185,5 +239,34 @@ fn prefix_pointers(prefix: &'static str) -> impl Fn(AppError) -> AppError {
             fields.into_iter().map(|f| FieldError { pointer: format!("{prefix}{}", f.pointer), ..f }).collect(),
         )),
         other => other,
+    }
+}
+
+/// Takes the profile reference out of a request body (`profile_id` [+
+/// `profile_version`] or an embedded `profile`), leaving the verbatim request.
+pub fn take_profile_ref(body: &mut Value) -> Result<ProfileRef, AppError> {
+    let field = |pointer: &str, detail: &str| {
+        AppError::Input(InputError::Fields(vec![FieldError { pointer: pointer.into(), detail: detail.into() }]))
+    };
+    let Some(obj) = body.as_object_mut() else {
+        return Err(field("", "must be an object"));
+    };
+    let id = obj.remove("profile_id");
+    let version = obj.remove("profile_version");
+    let embedded = obj.remove("profile");
+    match (id, embedded) {
+        (Some(_), Some(_)) => Err(field("/profile", "give either profile_id or profile, not both")),
+        (None, Some(doc)) => Ok(ProfileRef::Embedded(doc)),
+        (Some(Value::String(profile_id)), None) => {
+            let version = match version {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_i64().filter(|n| *n >= 1).ok_or_else(|| field("/profile_version", "must be an integer ≥ 1"))?,
+                ),
+            };
+            Ok(ProfileRef::Stored { profile_id, version })
+        }
+        (Some(_), None) => Err(field("/profile_id", "must be a string")),
+        (None, None) => Err(field("/profile_id", "is required (or embed the profile as /profile)")),
     }
 }

@@ -13,7 +13,7 @@ use seccfg::catalog::{Catalog, Resolution};
 use seccfg::config::{ServeConfig, StoreConfig};
 use seccfg::engine::{Worker, WorkerConfig};
 use seccfg::input::InputError;
-use seccfg::store::{self, LocalArtifactStore, RunRecord};
+use seccfg::store::{self, BundleRef, RunRecord};
 
 #[derive(Parser)]
 #[command(name = "seccfg", version, about = "Security profile + AWS service request in, verified security bundle out.")]
@@ -96,7 +96,7 @@ async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
     store.migrate().await?;
-    let artifacts = Arc::new(LocalArtifactStore::new(&config.artifact_dir));
+    let artifacts = store::artifacts::open(config).await.map_err(|e| anyhow::anyhow!("SECCFG_ARTIFACT_URL: {e}"))?;
     Ok(Arc::new(App::new(store, artifacts, catalog)))
 }
 
@@ -235,9 +235,10 @@ async fn write_bundles(app: &App, runs: &[RunRecord], out: &Path) -> anyhow::Res
     for run in runs {
         let dir = out.join(&run.service_id);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for info in app.artifacts.list(&run.id).await? {
-            if let Some((_, bytes)) = app.artifacts.get(&run.id, &info.name).await? {
-                std::fs::write(dir.join(&info.name), bytes)?;
+        let bundle = BundleRef::from(run);
+        for info in app.artifacts.list(&bundle).await? {
+            if let Some((_, body)) = app.artifacts.get(&bundle, &info.name).await? {
+                std::fs::write(dir.join(&info.name), store::read_body(body).await?)?;
             }
         }
         let mut summary = serde_json::to_vec_pretty(run)?;

@@ -1,11 +1,13 @@
 //! seccfg: a security profile and a service request in, a verified bundle out.
 
 pub mod app;
+pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod engine;
 pub mod http;
 pub mod input;
+pub mod intake;
 pub mod knowledge;
 pub mod pipeline;
 pub mod server;

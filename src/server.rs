@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::config::ServeConfig;
 use crate::engine::{Worker, WorkerConfig};
 use crate::http::{HttpConfig, router};
+use crate::intake::S3Intake;
 
 pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -34,7 +35,11 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     info!(addr = %listener.local_addr()?, workers = config.workers, catalog = app.catalog.version(), "listening");
-    axum::serve(listener, router(app, &http)).with_graceful_shutdown(signal(shutdown_tx)).await?;
+    let mut routes = router(app, &http);
+    if let Some(intake) = intake(&config).await {
+        routes = routes.layer(axum::Extension(intake));
+    }
+    axum::serve(listener, routes).with_graceful_shutdown(signal(shutdown_tx)).await?;
     for w in workers {
         let _ = w.await;
     }
@@ -59,6 +64,18 @@ async fn signal(shutdown: watch::Sender<bool>) {
     }
     info!("shutdown requested");
     let _ = shutdown.send(true);
+}
+
+/// The S3 intake when buckets are configured.
+async fn intake(config: &ServeConfig) -> Option<Arc<S3Intake>> {
+    let buckets: Vec<String> = config.intake_buckets.iter().filter(|b| !b.is_empty()).cloned().collect();
+    if buckets.is_empty() {
+        return None;
+    }
+    let sdk = crate::aws::sdk_config(&config.store.aws).await;
+    let client = crate::aws::s3_client(&sdk, &config.store.aws);
+    info!(buckets = ?buckets, "S3 intake enabled");
+    Some(Arc::new(S3Intake::new(client, buckets, config.intake_max_bytes)))
 }
 
 fn hostname() -> String {

@@ -9,7 +9,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::catalog::Catalog;
 use crate::input::Profile;
 use crate::pipeline::{self, StageError, StageInput, StageName};
-use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
+use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -161,11 +161,20 @@ impl Worker {
         })
         .await
         .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??;
+        let bundle = BundleRef {
+            run_id: stage.run_id.clone(),
+            profile_id: stage.profile_id.clone(),
+            service_id: stage.service_id.clone(),
+            bundle_version: stage.bundle_version,
+        };
         for artifact in &result.artifacts {
-            self.artifacts
-                .put(&stage.run_id, &artifact.name, artifact.content_type, &artifact.bytes)
-                .await
-                .map_err(|e| transient(&e))?;
+            self.artifacts.put(&bundle, &artifact.name, artifact.content_type, &artifact.bytes).await.map_err(|e| {
+                match e {
+                    // Different bytes under an immutable name: retrying cannot change that.
+                    StoreError::ArtifactExists(_) => StageError::Permanent(e.to_string()),
+                    _ => transient(&e),
+                }
+            })?;
         }
         Ok(result.output.to_string())
     }

@@ -5,6 +5,7 @@ mod catalog;
 pub mod error;
 mod extract;
 mod health;
+mod intake;
 mod profiles;
 mod requests;
 mod runs;
@@ -33,12 +34,14 @@ use error::{ApiError, Problem};
         health::healthz, health::readyz,
         profiles::create, profiles::latest, profiles::version,
         requests::create,
+        intake::s3_event,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
+        intake::IntakeResponse, intake::IntakeSource,
         catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl)),
-    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "catalog"), (name = "health"))
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -66,6 +69,7 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
         .nest("/v1/runs", runs::router())
+        .nest("/v1/intake", intake::router())
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

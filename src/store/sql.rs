@@ -51,7 +51,7 @@ pub const RETRY_STAGE: &str = "UPDATE stages SET status = 'queued', attempts = 0
 pub const RETRY_RUN: &str =
     "UPDATE runs SET status = 'queued', error = NULL, updated_at = $1 WHERE id = $2 AND status = 'failed'";
 pub const LATEST_BUNDLE: &str = "SELECT COALESCE(MAX(bundle_version), 0) FROM runs WHERE service_id = $1 AND profile_id = $2 AND status = 'succeeded'";
-pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, s.name, s.attempts \
+pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, r.bundle_version, s.name, s.attempts \
      FROM stages s JOIN runs r ON r.id = s.run_id WHERE s.run_id = $1 AND s.position = $2";
 pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'queued'";
 
@@ -165,6 +165,19 @@ macro_rules! impl_store {
                 Ok(Some(run))
             }
 
+            async fn request_runs(&self, request_id: &str) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
+                use $crate::store::sql::*;
+                let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE request_id = $1 ORDER BY created_at, id");
+                let rows = sqlx::query(&sql).bind(request_id).fetch_all(&self.pool).await?;
+                let mut runs = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut run = run_from_row(row)?;
+                    run.stages = self.stages_of(&run.id).await?;
+                    runs.push(run);
+                }
+                Ok(runs)
+            }
+
             async fn runs(&self, f: &$crate::store::RunFilter) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
                 use $crate::store::sql::*;
                 let (after_ts, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
@@ -226,6 +239,7 @@ macro_rules! impl_store {
                     service_id: d.try_get("service_id")?,
                     profile_id: d.try_get("profile_id")?,
                     profile_version: d.try_get("profile_version")?,
+                    bundle_version: d.try_get("bundle_version")?,
                 };
                 sqlx::query(ATTEMPT_INSERT)
                     .bind(&stage.run_id)

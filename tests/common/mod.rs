@@ -1,6 +1,8 @@
 //! Shared test fixtures: fresh databases on both backends, the catalog, examples.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
