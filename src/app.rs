@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Resolution, Suggestion};
 use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
+use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
 use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
 
@@ -28,8 +29,25 @@ pub enum AppError {
     RunNotFound(String),
     #[error("run '{0}' is not failed, so it cannot be retried")]
     RunNotRetryable(String),
+    #[error("run '{0}' is {1}; only a succeeded run can be decided")]
+    RunNotSucceeded(String, String),
+    #[error("run '{0}' has already been decided; a run is decided once")]
+    AlreadyDecided(String),
+    #[error("run '{0}' has no usable artifact '{1}'")]
+    BundleIncomplete(String, String),
+    #[error(transparent)]
+    Library(crate::library::LibraryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<LibraryError> for AppError {
+    fn from(e: LibraryError) -> Self {
+        match e {
+            LibraryError::AlreadyDecided(run) => AppError::AlreadyDecided(run),
+            other => AppError::Library(other),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,11 +86,20 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub artifacts: Arc<dyn ArtifactStore>,
     pub catalog: Arc<Catalog>,
+    /// Approved bundles and decisions; the relational store's own library unless replaced.
+    pub library: Arc<dyn Library>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, catalog: Arc<Catalog>) -> App {
-        App { store, artifacts, catalog }
+        let library = store.library();
+        App { store, artifacts, catalog, library }
+    }
+
+    /// Keeps the control library elsewhere (for example DynamoDB).
+    pub fn with_library(mut self, library: Arc<dyn Library>) -> App {
+        self.library = library;
+        self
     }
 
     /// Validates and stores a profile; the same content twice gives the same version.
@@ -120,10 +147,12 @@ impl App {
         match self.submit_request_as(id.to_string(), request, profile).await {
             Ok(accepted) => Ok((accepted, true)),
             // A concurrent delivery committed it first.
-            Err(AppError::Store(e)) if e.is_unique_violation() => match self.existing_request(id, &parsed.request_id).await? {
-                Some(existing) => Ok((existing, false)),
-                None => Err(AppError::Store(e)),
-            },
+            Err(AppError::Store(e)) if e.is_unique_violation() => {
+                match self.existing_request(id, &parsed.request_id).await? {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(AppError::Store(e)),
+                }
+            }
             Err(e) => Err(e),
         }
     }
@@ -261,7 +290,9 @@ pub fn take_profile_ref(body: &mut Value) -> Result<ProfileRef, AppError> {
             let version = match version {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(
-                    v.as_i64().filter(|n| *n >= 1).ok_or_else(|| field("/profile_version", "must be an integer ≥ 1"))?,
+                    v.as_i64()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| field("/profile_version", "must be an integer ≥ 1"))?,
                 ),
             };
             Ok(ProfileRef::Stored { profile_id, version })

@@ -97,7 +97,14 @@ async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
     store.migrate().await?;
     let artifacts = store::artifacts::open(config).await.map_err(|e| anyhow::anyhow!("SECCFG_ARTIFACT_URL: {e}"))?;
-    Ok(Arc::new(App::new(store, artifacts, catalog)))
+    let mut app = App::new(store, artifacts, catalog);
+    if let Some(url) = &config.library_url {
+        let table = seccfg::library::DynamoLibrary::table_from_url(url).map_err(|e| anyhow::anyhow!("SECCFG_LIBRARY_URL: {e}"))?;
+        let sdk = seccfg::aws::sdk_config(&config.aws).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        app = app.with_library(Arc::new(seccfg::library::DynamoLibrary::new(client, table)));
+    }
+    Ok(Arc::new(app))
 }
 
 /// Hides the password in a database URL before it is printed.

@@ -23,6 +23,10 @@ pub struct StoreConfig {
     #[arg(long, env = "SECCFG_ARTIFACT_KMS_KEY_ID")]
     pub artifact_kms_key_id: Option<String>,
 
+    /// Control library in DynamoDB instead of the database: `dynamodb://table`.
+    #[arg(long, env = "SECCFG_LIBRARY_URL")]
+    pub library_url: Option<String>,
+
     #[command(flatten)]
     pub aws: crate::aws::AwsSettings,
 }

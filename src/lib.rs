@@ -1,6 +1,7 @@
 //! seccfg: a security profile and a service request in, a verified bundle out.
 
 pub mod app;
+pub mod approval;
 pub mod aws;
 pub mod catalog;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod input;
 pub mod intake;
 pub mod knowledge;
+pub mod library;
 pub mod pipeline;
 pub mod server;
 pub mod store;

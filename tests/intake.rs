@@ -59,8 +59,7 @@ impl Intake {
     /// Uploads `bytes` and returns the event S3 would send for it.
     async fn upload(&self, key: &str, bytes: Vec<u8>) -> Value {
         let size = bytes.len();
-        let out =
-            self.s3.put_object().bucket(&self.bucket).key(key).body(bytes.into()).send().await.expect("upload");
+        let out = self.s3.put_object().bucket(&self.bucket).key(key).body(bytes.into()).send().await.expect("upload");
         event(&self.bucket, key, out.version_id(), size)
     }
 

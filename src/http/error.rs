@@ -102,7 +102,11 @@ fn intake_problem(e: IntakeError) -> Problem {
         IntakeError::TooLarge { .. } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "object-too-large", detail),
         IntakeError::S3(inner) => {
             tracing::error!(error = %inner, "intake read from S3 failed");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the object could not be read from S3; try again")
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the object could not be read from S3; try again",
+            )
         }
     }
 }
@@ -140,6 +144,16 @@ fn app_problem(e: AppError) -> Problem {
         }
         AppError::RunNotFound(_) => Problem::new(StatusCode::NOT_FOUND, "run-not-found", detail),
         AppError::RunNotRetryable(_) => Problem::new(StatusCode::CONFLICT, "run-not-retryable", detail),
+        AppError::RunNotSucceeded(..) => Problem::new(StatusCode::CONFLICT, "run-not-succeeded", detail),
+        AppError::AlreadyDecided(_) => Problem::new(StatusCode::CONFLICT, "already-decided", detail),
+        AppError::BundleIncomplete(..) | AppError::Library(_) => {
+            tracing::error!(error = %detail, "library failure");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service could not complete the request; try again",
+            )
+        }
         AppError::Store(inner) => {
             tracing::error!(error = %inner, "store failure");
             Problem::new(

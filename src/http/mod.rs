@@ -1,11 +1,13 @@
 //! The HTTP API: a thin layer over [`App`]. One router per resource, composed
 //! with `nest`; every error leaves through [`error::Problem`].
 
+mod approval;
 mod catalog;
 pub mod error;
 mod extract;
 mod health;
 mod intake;
+mod library;
 mod profiles;
 mod requests;
 mod runs;
@@ -37,11 +39,16 @@ use error::{ApiError, Problem};
         intake::s3_event,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
+        approval::decide, approval::decision,
+        library::services, library::service, library::controls,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
         intake::IntakeResponse, intake::IntakeSource,
-        catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl)),
-    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "health"))
+        catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl,
+        approval::ApprovalBody, approval::WaiverBody, approval::DecisionResponse, crate::library::DecisionRecord,
+        crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, crate::library::ApprovedBundle,
+        crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion)),
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -68,8 +75,9 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
     let api = Router::new()
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
-        .nest("/v1/runs", runs::router())
+        .nest("/v1/runs", runs::router().merge(approval::router()))
         .nest("/v1/intake", intake::router())
+        .nest("/v1/library", library::router())
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 
 use super::error::{ApiResult, Problem};
 use super::extract::JsonBody;
-use crate::app::{AcceptedRequest, App, ProfileRef};
+use crate::app::{AcceptedRequest, App};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new().route("/", post(create))

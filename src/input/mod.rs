@@ -4,10 +4,12 @@
 //! in two steps — JSON syntax, then typed validation — so that every problem is
 //! reported with the JSON pointer of the offending field, all at once.
 
+mod approval;
 mod profile;
 mod request;
 mod validate;
 
+pub use approval::ApprovalRequest;
 pub use profile::{DataClassification, Framework, Profile, RiskLevel, THREAT_VECTORS};
 pub use request::{ServiceRequest, ServiceRequestItem};
 pub use validate::{FieldError, InputError, Warning};

@@ -55,7 +55,10 @@ fn optional_text(event: &Value, pointer: &str, errors: &mut Vec<FieldError>) -> 
 pub fn parse(event: &Value) -> Result<ObjectRef, InputError> {
     let mut errors = Vec::new();
     if !event.is_object() {
-        return Err(InputError::Fields(vec![FieldError { pointer: String::new(), detail: "must be an object".into() }]));
+        return Err(InputError::Fields(vec![FieldError {
+            pointer: String::new(),
+            detail: "must be an object".into(),
+        }]));
     }
     if let Some(source) = text(event, "/source", &mut errors)
         && source != "aws.s3"

@@ -65,8 +65,7 @@ impl S3Intake {
         let mut document = parse_json(&bytes).map_err(AppError::from)?;
         let submitted = if is_request(&document) {
             let profile = take_profile_ref(&mut document)?;
-            let (accepted, created) =
-                app.submit_request_once(&request_id_for(&object), &document, profile).await?;
+            let (accepted, created) = app.submit_request_once(&request_id_for(&object), &document, profile).await?;
             Submitted::Request { accepted, created }
         } else {
             let (profile, created, warnings) = app.submit_profile(document).await?;

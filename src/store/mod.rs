@@ -138,6 +138,8 @@ pub enum StageOutcome {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The control library kept in the same database (its tables come with [`Store::migrate`]).
+    fn library(&self) -> Arc<dyn crate::library::Library>;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;
 

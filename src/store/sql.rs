@@ -57,9 +57,13 @@ pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = 
 
 /// Implements `Store` for a backend struct with a `pool` field and a claim statement.
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $claim:expr) => {
+    ($store:ty, $db:ty, $claim:expr, $library:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
+            fn library(&self) -> std::sync::Arc<dyn $crate::library::Library> {
+                std::sync::Arc::new(<$library>::new(self.pool.clone()))
+            }
+
             async fn migrate(&self) -> $crate::store::StoreResult<()> {
                 self.migrator().run(&self.pool).await?;
                 Ok(())

@@ -36,4 +36,4 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite, CLAIM);
+impl_store!(SqliteStore, sqlx::Sqlite, CLAIM, crate::library::SqliteLibrary);

@@ -88,3 +88,5 @@ pub const PRIORITY: [&str; 30] = [
     "config",
     "guardduty",
 ];
+
+pub mod library_contract;
