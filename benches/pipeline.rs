@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use seccfg::catalog::Catalog;
 use seccfg::input::Profile;
+use seccfg::knowledge::Knowledge;
 use seccfg::pipeline::run_all;
 
 fn main() {
@@ -15,7 +15,7 @@ fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let started = Instant::now();
-    let catalog = Arc::new(Catalog::load_default().expect("catalog loads"));
+    let catalog = Arc::new(Knowledge::load_default().expect("catalog and knowledge load"));
     println!("catalog load: {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
     let profile_path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/profiles/fin-prod.json");
     let profile = Profile::from_slice(&std::fs::read(profile_path).unwrap()).unwrap().0;

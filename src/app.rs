@@ -8,9 +8,12 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, Resolution, Suggestion};
 use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
+use crate::knowledge::Knowledge;
 use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
-use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
+use crate::store::{
+    ArtifactInfo, ArtifactStore, BundleRef, NewRequest, Store, StoreError, StoredProfile, now_ms, read_body,
+};
 
 /// Transient failures get this many attempts per stage before the run fails.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -33,6 +36,10 @@ pub enum AppError {
     RunNotSucceeded(String, String),
     #[error("run '{0}' has already been decided; a run is decided once")]
     AlreadyDecided(String),
+    #[error("run '{0}' has no earlier succeeded version to compare with")]
+    NoPreviousVersion(String),
+    #[error("runs of different services cannot be compared ('{0}' and '{1}')")]
+    DifferentServices(String, String),
     #[error("run '{0}' has no usable artifact '{1}'")]
     BundleIncomplete(String, String),
     #[error(transparent)]
@@ -85,18 +92,28 @@ pub enum ProfileRef {
 pub struct App {
     pub store: Arc<dyn Store>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    /// The catalog part of `knowledge` (name resolution, catalog endpoints).
     pub catalog: Arc<Catalog>,
+    pub knowledge: Arc<Knowledge>,
     /// Approved bundles and decisions; the relational store's own library unless replaced.
     pub library: Arc<dyn Library>,
+    /// The model behind the `advise` stage; new runs include that stage when set.
+    pub advisor: Option<Arc<crate::advisor::Advisor>>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, catalog: Arc<Catalog>) -> App {
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, knowledge: Arc<Knowledge>) -> App {
         let library = store.library();
-        App { store, artifacts, catalog, library }
+        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library, advisor: None }
     }
 
     /// Keeps the control library elsewhere (for example DynamoDB).
+    /// Turns the advisor on: new runs include the `advise` stage.
+    pub fn with_advisor(mut self, advisor: Option<Arc<crate::advisor::Advisor>>) -> App {
+        self.advisor = advisor;
+        self
+    }
+
     pub fn with_library(mut self, library: Arc<dyn Library>) -> App {
         self.library = library;
         self
@@ -113,6 +130,9 @@ impl App {
     }
 
     pub async fn profile(&self, profile_id: &str, version: Option<i64>) -> Result<StoredProfile, AppError> {
+        if !is_lookup_key(profile_id) {
+            return Err(AppError::ProfileNotFound(profile_id.escape_default().to_string()));
+        }
         match self.store.profile(profile_id, version).await? {
             Some(p) => Ok(p),
             None => Err(match version {
@@ -211,7 +231,7 @@ impl App {
             profile_id: stored.profile_id.clone(),
             profile_version: stored.version,
             runs: runs.iter().map(|r| (r.service_id.clone(), r.service_name.clone(), r.run_id.clone())).collect(),
-            stages: StageName::PIPELINE.iter().map(|s| s.as_str()).collect(),
+            stages: StageName::stages(self.advisor.is_some()).into_iter().map(|s| s.as_str()).collect(),
             max_attempts: MAX_ATTEMPTS,
         };
         self.store.create_request(&new, now_ms()).await?;
@@ -250,7 +270,25 @@ impl App {
         if failed.is_empty() { Ok(resolved) } else { Err(AppError::UnresolvedServices(failed)) }
     }
 
+    /// One artifact of a run, read whole (the HTTP API streams instead).
+    pub async fn artifact(&self, run_id: &str, name: &str) -> Result<Option<(ArtifactInfo, Vec<u8>)>, AppError> {
+        let run = self.store.run(run_id).await?.ok_or_else(|| AppError::RunNotFound(run_id.into()))?;
+        match self.artifacts.get(&BundleRef::from(&run), name).await? {
+            Some((info, body)) => Ok(Some((info, read_body(body).await?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every artifact of a run.
+    pub async fn artifact_list(&self, run_id: &str) -> Result<Vec<ArtifactInfo>, AppError> {
+        let run = self.store.run(run_id).await?.ok_or_else(|| AppError::RunNotFound(run_id.into()))?;
+        Ok(self.artifacts.list(&BundleRef::from(&run)).await?)
+    }
+
     pub async fn retry_run(&self, id: &str) -> Result<(), AppError> {
+        if !is_lookup_key(id) {
+            return Err(AppError::RunNotFound(id.escape_default().to_string()));
+        }
         if self.store.retry_run(id, now_ms()).await? {
             return Ok(());
         }
@@ -259,6 +297,12 @@ impl App {
             None => Err(AppError::RunNotFound(id.into())),
         }
     }
+}
+
+/// Whether `key` could name a stored row: ids never hold control characters
+/// (PostgreSQL rejects NUL outright), so such a key is simply not found.
+pub fn is_lookup_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 512 && !key.chars().any(char::is_control)
 }
 
 /// Re-roots field pointers of an embedded document under `prefix`.
@@ -287,6 +331,12 @@ pub fn take_profile_ref(body: &mut Value) -> Result<ProfileRef, AppError> {
         (Some(_), Some(_)) => Err(field("/profile", "give either profile_id or profile, not both")),
         (None, Some(doc)) => Ok(ProfileRef::Embedded(doc)),
         (Some(Value::String(profile_id)), None) => {
+            if profile_id.is_empty()
+                || profile_id.len() > 128
+                || !profile_id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            {
+                return Err(field("/profile_id", "must be 1–128 letters, digits, '-', '_' or '.'"));
+            }
             let version = match version {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(

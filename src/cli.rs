@@ -13,6 +13,7 @@ use seccfg::catalog::{Catalog, Resolution};
 use seccfg::config::{ServeConfig, StoreConfig};
 use seccfg::engine::{Worker, WorkerConfig};
 use seccfg::input::InputError;
+use seccfg::knowledge::Knowledge;
 use seccfg::store::{self, BundleRef, RunRecord};
 
 #[derive(Parser)]
@@ -39,6 +40,17 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         store: StoreConfig,
+    },
+    /// Compare two bundle directories of one service (written by `run`): exit 0 when
+    /// they are the same, 1 when they differ, 2 when they cannot be compared.
+    Diff {
+        /// The earlier bundle directory (e.g. out-v1/s3).
+        before: PathBuf,
+        /// The later bundle directory.
+        after: PathBuf,
+        /// Print the diff as JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
     },
     /// Apply database migrations and exit.
     Migrate(StoreConfig),
@@ -76,6 +88,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog { command } => catalog(command),
+        Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
     }
 }
 
@@ -91,20 +104,22 @@ fn init_logging(json: bool) {
 }
 
 async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
-    let catalog = Arc::new(Catalog::load_default()?);
+    let knowledge = Arc::new(Knowledge::load_default()?);
     let store = store::connect(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
     store.migrate().await?;
     let artifacts = store::artifacts::open(config).await.map_err(|e| anyhow::anyhow!("SECCFG_ARTIFACT_URL: {e}"))?;
-    let mut app = App::new(store, artifacts, catalog);
+    let mut app = App::new(store, artifacts, knowledge);
     if let Some(url) = &config.library_url {
-        let table = seccfg::library::DynamoLibrary::table_from_url(url).map_err(|e| anyhow::anyhow!("SECCFG_LIBRARY_URL: {e}"))?;
+        let table = seccfg::library::DynamoLibrary::table_from_url(url)
+            .map_err(|e| anyhow::anyhow!("SECCFG_LIBRARY_URL: {e}"))?;
         let sdk = seccfg::aws::sdk_config(&config.aws).await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         app = app.with_library(Arc::new(seccfg::library::DynamoLibrary::new(client, table)));
     }
-    Ok(Arc::new(app))
+    let advisor = seccfg::advisor::Advisor::from_settings(&config.advisor, &config.aws, app.store.clone()).await;
+    Ok(Arc::new(app.with_advisor(advisor.map(Arc::new))))
 }
 
 /// Hides the password in a database URL before it is printed.
@@ -205,9 +220,10 @@ async fn drive(app: &Arc<App>, run_ids: &[String]) -> anyhow::Result<Vec<RunReco
         format!("cli-{}", std::process::id()),
         app.store.clone(),
         app.artifacts.clone(),
-        app.catalog.clone(),
+        app.knowledge.clone(),
         WorkerConfig { backoff_base: Duration::from_millis(200), ..WorkerConfig::default() },
-    );
+    )
+    .with_advisor(app.advisor.clone());
     let mut reported = std::collections::HashSet::new();
     loop {
         let worked = worker.step().await?;
@@ -248,11 +264,37 @@ async fn write_bundles(app: &App, runs: &[RunRecord], out: &Path) -> anyhow::Res
                 std::fs::write(dir.join(&info.name), store::read_body(body).await?)?;
             }
         }
+        // The profile the bundle was built from, so `seccfg diff` can name the fields that changed.
+        if let Some(p) = app.store.profile(&run.profile_id, Some(run.profile_version)).await? {
+            let doc: serde_json::Value = serde_json::from_str(&p.document)?;
+            std::fs::write(dir.join("profile.json"), serde_json::to_vec_pretty(&doc)?)?;
+        }
         let mut summary = serde_json::to_vec_pretty(run)?;
         summary.push(b'\n');
         std::fs::write(dir.join("run.json"), summary)?;
     }
     Ok(())
+}
+
+fn diff_dirs(before: &Path, after: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    use seccfg::diff::{self, Side, load};
+    let side = |p: &Path| Side { label: p.display().to_string(), ..Side::default() };
+    let a = load::from_dir(before).with_context(|| format!("cannot read {}", before.display()))?;
+    let b = load::from_dir(after).with_context(|| format!("cannot read {}", after.display()))?;
+    match diff::diff(&a, &b, side(before), side(after)) {
+        Ok(d) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print!("{}", d.markdown());
+            }
+            Ok(if d.differs { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 fn catalog(command: CatalogCommand) -> anyhow::Result<ExitCode> {

@@ -29,6 +29,9 @@ pub struct StoreConfig {
 
     #[command(flatten)]
     pub aws: crate::aws::AwsSettings,
+
+    #[command(flatten)]
+    pub advisor: crate::advisor::AdvisorSettings,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -55,6 +58,14 @@ pub struct ServeConfig {
     /// Seconds before a request is answered 408.
     #[arg(long, env = "SECCFG_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
+
+    /// Seconds a client has to send a complete request head (slow or half-sent headers are cut off).
+    #[arg(long, env = "SECCFG_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_read_timeout_seconds: u64,
+
+    /// Seconds after SIGTERM that open connections and running stages get before the process exits.
+    #[arg(long, env = "SECCFG_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
 
     /// Buckets whose upload events `POST /v1/intake/s3-event` accepts (comma-separated);
     /// unset disables the intake.

@@ -1,10 +1,12 @@
 //! seccfg: a security profile and a service request in, a verified bundle out.
 
+pub mod advisor;
 pub mod app;
 pub mod approval;
 pub mod aws;
 pub mod catalog;
 pub mod config;
+pub mod diff;
 pub mod engine;
 pub mod http;
 pub mod input;
@@ -12,5 +14,8 @@ pub mod intake;
 pub mod knowledge;
 pub mod library;
 pub mod pipeline;
+pub mod plan;
+pub mod render;
 pub mod server;
 pub mod store;
+pub mod versions;

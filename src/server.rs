@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::app::App;
 use crate::config::ServeConfig;
@@ -24,7 +24,8 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
         .map(|i| {
             let id = format!("{host}-{}-{i}-{}", std::process::id(), &uuid::Uuid::new_v4().to_string()[..8]);
             let worker =
-                Worker::new(id, app.store.clone(), app.artifacts.clone(), app.catalog.clone(), worker_config.clone());
+                Worker::new(id, app.store.clone(), app.artifacts.clone(), app.knowledge.clone(), worker_config.clone())
+                    .with_advisor(app.advisor.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         })
         .collect();
@@ -35,16 +36,81 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     info!(addr = %listener.local_addr()?, workers = config.workers, catalog = app.catalog.version(), "listening");
+    let limits = ConnectionLimits {
+        header_read: Duration::from_secs(config.header_read_timeout_seconds),
+        shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
+    };
     let mut routes = router(app, &http);
     if let Some(intake) = intake(&config).await {
         routes = routes.layer(axum::Extension(intake));
     }
-    axum::serve(listener, routes).with_graceful_shutdown(signal(shutdown_tx)).await?;
-    for w in workers {
-        let _ = w.await;
+    serve_http(listener, routes, &limits, signal(shutdown_tx)).await;
+    // Workers finish their current stage and release leases; bounded like the connections.
+    let drain = async {
+        for w in workers {
+            let _ = w.await;
+        }
+    };
+    if tokio::time::timeout(limits.shutdown_grace, drain).await.is_err() {
+        warn!("workers still busy after the shutdown grace period; their leases will expire");
     }
     info!("stopped");
     Ok(())
+}
+
+struct ConnectionLimits {
+    /// A connection must send a complete request head within this time.
+    header_read: Duration,
+    /// After SIGTERM, open connections get this long before they are dropped.
+    shutdown_grace: Duration,
+}
+
+/// Accepts connections until `shutdown` completes, then drains them for at most
+/// the grace period. Unlike `axum::serve`, half-sent request heads time out, so
+/// slow clients can neither hold connections open nor block shutdown.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: &ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(limits.header_read));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors and the like: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        warn!("connections still open after the shutdown grace period; closing them");
+    }
 }
 
 /// Waits for SIGTERM or Ctrl-C, then tells the workers to finish and release leases.

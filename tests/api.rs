@@ -24,7 +24,7 @@ struct Api {
 async fn api() -> Api {
     let (store, _, db_dir) = common::fresh_sqlite().await;
     let artifact_dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::catalog()));
+    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::knowledge()));
     let config = HttpConfig { body_limit: 64 * 1024, request_timeout: Duration::from_secs(10) };
     Api { router: router(app.clone(), &config), app, _dirs: (db_dir, artifact_dir) }
 }
@@ -54,7 +54,7 @@ impl Api {
             "test".into(),
             self.app.store.clone(),
             self.app.artifacts.clone(),
-            self.app.catalog.clone(),
+            self.app.knowledge.clone(),
             WorkerConfig::default(),
         );
         while worker.step().await.unwrap() {}
@@ -210,6 +210,8 @@ async fn catalog_endpoints() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(summary["version"], api.app.catalog.version());
     assert!(summary["counts"]["actions"].as_u64().unwrap() > 10_000);
+    let linked = summary["counts"]["services_linked_to_cloudformation"].as_u64().unwrap();
+    assert!((280..=445).contains(&linked), "{linked} prefixes linked to CloudFormation types");
     let (_, _, found) = api.call("GET", "/v1/catalog/services?query=Amazon%20SES", None).await;
     assert_eq!(found[0]["id"], "ses");
     assert_eq!(found[0]["matched"], "exact");
@@ -241,6 +243,10 @@ async fn catalog_serves_config_rules_security_hub_controls_and_terraform_prefixe
     let (status, _, s3) = api.call("GET", "/v1/catalog/services/s3", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s3["service"]["terraform_prefixes"], serde_json::json!(["aws_s3_"]));
+    assert_eq!(
+        s3["links"]["cloudformation_types"]["AWS::S3::Bucket"], "handler: the prefix is named like the namespace",
+        "every link says why"
+    );
     assert!(
         s3["config_rules"].as_array().unwrap().iter().any(|r| r["id"] == "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED")
     );

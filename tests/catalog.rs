@@ -3,6 +3,7 @@
 mod common;
 
 use seccfg::catalog::{ACCESS_LEVELS, Resolution};
+use sha2::Digest;
 
 use common::PRIORITY;
 
@@ -239,5 +240,73 @@ fn a_missing_or_corrupt_new_data_file_fails_loading_with_its_name() {
         std::fs::remove_file(dir.path().join(name)).unwrap();
         let err = seccfg::catalog::Catalog::load(dir.path(), &common::repo("knowledge")).err().expect("must fail");
         assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+fn services_are_linked_from_data_with_the_basis_of_every_link() {
+    let catalog = common::catalog();
+    // Handler permissions and namespaces link most prefixes to CloudFormation types.
+    assert!(catalog.services_linked_to_cloudformation() >= 280, "{}", catalog.services_linked_to_cloudformation());
+    let es = catalog.service("es").unwrap();
+    let links = catalog.links(es);
+    assert!(links.cloudformation_types["AWS::OpenSearchService::Domain"].starts_with("handler"));
+    // Config records the OpenSearch Service domain under another name.
+    assert_eq!(catalog.config_resource_type("AWS::OpenSearchService::Domain"), Some("AWS::OpenSearch::Domain"));
+    assert_eq!(catalog.config_resource_type("AWS::S3::Bucket"), Some("AWS::S3::Bucket"));
+    assert!(catalog.terraform_resources_of(es).any(|t| t == "aws_opensearch_domain"));
+    let rules = catalog.config_rules_for_service(es);
+    assert!(rules.iter().any(|r| r.id == "OPENSEARCH_ENCRYPTED_AT_REST"), "{rules:?}");
+    assert!(catalog.security_hub_controls_for_service(es).iter().any(|c| c.id.starts_with("OpenSearch.")));
+    // A service outside the reviewed 30 gets the same links from data alone.
+    let cognito = catalog.service("cognito-idp").unwrap();
+    assert!(catalog.resource_types_of(cognito).any(|(t, _)| t == "AWS::Cognito::UserPool"));
+    assert!(catalog.terraform_resources_of(cognito).any(|t| t == "aws_cognito_user_pool"));
+    assert_eq!(catalog.service_of_resource_type("AWS::Cognito::IdentityPool").unwrap().id, "cognito-identity");
+    // Every link has a basis, and only types of the IAM catalog's prefixes are linked.
+    for service in catalog.services() {
+        let l = catalog.links(service);
+        let bases = l.cloudformation_types.values().chain(l.terraform_types.values()).chain(l.config_rules.values());
+        for basis in bases.chain(l.security_hub_controls.values()) {
+            assert!(!basis.is_empty(), "{}", service.id);
+        }
+        for t in l.cloudformation_types.keys() {
+            assert!(catalog.resource_type(t).is_some(), "{t}");
+        }
+    }
+    // Types no prefix owns are reported with the reason, not silently dropped.
+    assert!(catalog.unlinked_resource_types().values().all(|why| !why.is_empty()));
+}
+
+#[test]
+fn a_catalog_id_always_resolves_to_itself() {
+    let catalog = common::catalog();
+    for id in ["resource-explorer", "resource-explorer-2", "opensearch", "es", "execute-api", "apigateway"] {
+        assert_eq!(resolves(id), id);
+    }
+    for service in catalog.services() {
+        assert_eq!(catalog.resolve(&service.id), Resolution::Resolved(service.id.clone()));
+    }
+}
+
+#[test]
+fn the_links_were_refreshed_after_the_last_change_to_the_exceptions() {
+    // scripts/refresh-catalog records the hash of knowledge/aliases.json it applied.
+    let catalog = common::catalog();
+    let aliases = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge/aliases.json")).unwrap();
+    let actual = hex::encode(sha2::Sha256::digest(&aliases));
+    let recorded = catalog
+        .manifest
+        .sources
+        .iter()
+        .find(|s| s["package"] == "knowledge/aliases.json")
+        .map(|s| s["files"]["knowledge/aliases.json"]["sha256"].clone());
+    assert_eq!(recorded, Some(serde_json::json!(actual)), "run scripts/refresh-catalog");
+    let text: serde_json::Value = serde_json::from_slice(&aliases).unwrap();
+    for (section, entries) in text.as_object().unwrap().iter().filter(|(k, _)| !k.starts_with('_')) {
+        for (key, entry) in entries.as_object().unwrap() {
+            let reason = entry["reason"].as_str().unwrap_or_default();
+            assert!(reason.len() > 10, "{section}.{key} needs a one-line reason");
+        }
     }
 }

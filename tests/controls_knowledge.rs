@@ -6,8 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
-use seccfg::catalog::Catalog;
 use seccfg::input::Profile;
+use seccfg::knowledge::Knowledge;
 use seccfg::pipeline::{StageName, StageOutput, run_all};
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ fn profile(name: &str) -> Profile {
     Profile::from_slice(&common::example(&format!("profiles/{name}.json"))).unwrap().0
 }
 
-fn bundle(catalog: &Arc<Catalog>, profile: &Profile, service: &str) -> Vec<(StageName, StageOutput)> {
+fn bundle(catalog: &Arc<Knowledge>, profile: &Profile, service: &str) -> Vec<(StageName, StageOutput)> {
     run_all(catalog, profile, service).unwrap_or_else(|(stage, e)| panic!("{service}: stage {stage:?} failed: {e}"))
 }
 
@@ -29,7 +29,7 @@ fn json_artifact(outputs: &[(StageName, StageOutput)], name: &str) -> Value {
 
 #[test]
 fn every_reviewed_service_builds_a_verified_bundle_for_each_example_profile() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let services: Vec<String> = catalog.controls().services().map(|s| s.service.clone()).collect();
     for id in common::PRIORITY {
         assert!(services.iter().any(|s| s == id), "no reviewed controls for priority service {id}");
@@ -47,7 +47,7 @@ fn every_reviewed_service_builds_a_verified_bundle_for_each_example_profile() {
 
 #[test]
 fn guard_rules_are_proven_to_pass_and_to_fail_without_their_control() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let outputs = bundle(&catalog, &profile("fin-prod"), "s3");
     let verification = json_artifact(&outputs, "verification.json");
     let checks = verification["checks"].as_array().unwrap();
@@ -62,7 +62,7 @@ fn guard_rules_are_proven_to_pass_and_to_fail_without_their_control() {
 
 #[test]
 fn fin_prod_gets_more_and_higher_priority_controls_than_startup_dev() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let prod = json_artifact(&bundle(&catalog, &profile("fin-prod"), "s3"), "analysis.json");
     let dev = json_artifact(&bundle(&catalog, &profile("startup-dev"), "s3"), "analysis.json");
     let ids = |a: &Value| -> Vec<String> {
@@ -88,7 +88,7 @@ fn fin_prod_gets_more_and_higher_priority_controls_than_startup_dev() {
 
 #[test]
 fn templates_use_parameters_not_account_ids_or_regions() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let outputs = bundle(&catalog, &profile("fin-prod"), "s3");
     let template = String::from_utf8(artifact(&outputs, "template.yaml")).unwrap();
     for account in ["111122223333", "444455556666", "us-east-1", "us-west-2"] {
@@ -102,7 +102,7 @@ fn templates_use_parameters_not_account_ids_or_regions() {
 
 #[test]
 fn a_service_without_reviewed_controls_gets_derived_controls_that_pass_the_same_checks() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     assert!(catalog.controls().service("appsync").is_none());
     let outputs = bundle(&catalog, &profile("fin-prod"), "appsync");
     let analysis = json_artifact(&outputs, "analysis.json");
@@ -113,7 +113,7 @@ fn a_service_without_reviewed_controls_gets_derived_controls_that_pass_the_same_
 
 #[test]
 fn scps_are_valid_json_under_the_size_limit() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let outputs = bundle(&catalog, &profile("fin-prod"), "s3");
     let scp = json_artifact(&outputs, "scp-1.json");
     assert_eq!(scp["Version"], "2012-10-17");
@@ -122,7 +122,7 @@ fn scps_are_valid_json_under_the_size_limit() {
 
 #[test]
 fn log_retention_follows_the_profile_rounded_to_a_period_cloudwatch_accepts() {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let template =
         |p: &str| String::from_utf8(artifact(&bundle(&catalog, &profile(p), "logs"), "template.yaml")).unwrap();
     // fin-prod keeps logs 400 days, an accepted period; startup-dev states none, so the file's default holds.

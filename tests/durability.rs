@@ -42,7 +42,7 @@ fn serve(db_url: &str, artifacts: &std::path::Path, workers: usize, lease_s: u64
 }
 
 async fn submit(store: Arc<dyn Store>, artifacts: &std::path::Path, services: &[&str], copies: usize) -> Vec<String> {
-    let app = App::new(store, Arc::new(LocalArtifactStore::new(artifacts)), common::catalog());
+    let app = App::new(store, Arc::new(LocalArtifactStore::new(artifacts)), common::knowledge());
     let mut ids = Vec::new();
     for i in 0..copies {
         let names: Vec<_> = services.iter().map(|s| json!({ "serviceName": s })).collect();

@@ -20,7 +20,7 @@ const FILES: &[&str] = &[
 ];
 
 fn check(profile_name: &str, service: &str) -> Vec<String> {
-    let catalog = common::catalog();
+    let catalog = common::knowledge();
     let profile = Profile::from_slice(&common::example(&format!("profiles/{profile_name}.json"))).unwrap().0;
     let outputs = run_all(&catalog, &profile, service).unwrap_or_else(|(s, e)| panic!("{service}: {s:?}: {e}"));
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(profile_name).join(service);

@@ -7,19 +7,25 @@ use std::collections::BTreeSet;
 
 use seccfg::catalog::Catalog;
 use seccfg::input::Profile;
-use seccfg::pipeline::iam::knowledge;
+use seccfg::knowledge::iam::IamKnowledge;
+use seccfg::pipeline::contracts::IacOutput;
 use seccfg::pipeline::{Artifact, StageInput, StageName, StageOutput, run_stage};
 use serde_json::{Value, json};
 
 use common::PRIORITY;
+
+fn iam_knowledge() -> &'static IamKnowledge {
+    static K: std::sync::OnceLock<std::sync::Arc<seccfg::knowledge::Knowledge>> = std::sync::OnceLock::new();
+    K.get_or_init(common::knowledge).iam()
+}
 
 fn profile(name: &str) -> Profile {
     Profile::from_slice(&common::example(&format!("profiles/{name}.json"))).unwrap().0
 }
 
 fn run_with(service: &str, profile: &Profile, previous: &[(StageName, Value)]) -> StageOutput {
-    let catalog = common::catalog();
-    let input = StageInput { catalog: &catalog, profile, service_id: service, previous };
+    let knowledge = common::knowledge();
+    let input = StageInput { knowledge: &knowledge, profile, service_id: service, previous };
     run_stage(StageName::Iam, &input).unwrap_or_else(|e| panic!("{service}: {e}"))
 }
 
@@ -65,11 +71,16 @@ fn actions(out: &StageOutput, stem: &str) -> BTreeSet<String> {
 fn s3_deployer_has_exactly_the_iam_valid_handler_permissions_of_the_templates_types() {
     let catalog = common::catalog();
     let types = ["AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::KMS::Key"];
-    let previous = vec![(StageName::Iac, json!({ "resource_types": types }))];
+    let iac = IacOutput {
+        resource_types: types.iter().map(|t| t.to_string()).collect(),
+        terraform_resource_types: vec![],
+        checks: Default::default(),
+    };
+    let previous = vec![(StageName::Iac, serde_json::to_value(&iac).unwrap())];
     let out = run_with("s3", &profile("fin-prod"), &previous);
     let granted = actions(&out, "iam-policy-deployer");
 
-    let documented = &knowledge().unwrap().deployer.cross_service;
+    let documented = &iam_knowledge().deployer.cross_service;
     let mut expected = BTreeSet::new();
     for t in types {
         let rt = catalog.resource_type(t).unwrap();
@@ -262,7 +273,7 @@ fn key_valid(catalog: &Catalog, actions: &[&str], key: &str) -> bool {
 #[test]
 fn reviewed_knowledge_names_only_catalog_facts() {
     let catalog = common::catalog();
-    let k = knowledge().unwrap();
+    let k = iam_knowledge();
     for (service, entry) in &k.workload.services {
         assert!(PRIORITY.contains(&service.as_str()), "{service} is not a priority service");
         let mut types = BTreeSet::new();

@@ -37,7 +37,7 @@ async fn intake() -> Intake {
     s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
     let (store, _, db_dir) = common::fresh_sqlite().await;
     let artifact_dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::catalog()));
+    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifact_dir.path())), common::knowledge()));
     let config = HttpConfig { body_limit: 64 * 1024, request_timeout: Duration::from_secs(10) };
     let intake = Arc::new(S3Intake::new(s3.clone(), vec![bucket.clone()], LIMIT));
     let router = router(app.clone(), &config).layer(axum::Extension(intake));
@@ -183,7 +183,7 @@ async fn bad_uploads_are_problems_and_store_nothing() {
 async fn intake_without_configuration_is_not_found() {
     let (store, _, _db) = common::fresh_sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(dir.path())), common::catalog()));
+    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(dir.path())), common::knowledge()));
     let config = HttpConfig { body_limit: 64 * 1024, request_timeout: Duration::from_secs(10) };
     let req = Request::builder()
         .method("POST")

@@ -25,11 +25,14 @@ from checkov_checks import checkov_facts
 from common import NpmPackage, Source, read_pins, sha256, sort_values, write
 from config_rules import config_facts
 from prowler_facts import FRAMEWORK_FILES, prowler_facts
+from service_links import service_links
 from terraform_schema import terraform_facts
 
 ACCESS_LEVELS = {"Read", "Write", "List", "Tagging", "Permissions management"}
 CFN_REGION = "us-east-1"
 # npm tarballs are fetched once per version into this folder (ignored by git, like the venv)
+# The team's exceptions to the derived service links (names, types the data cannot place).
+ALIASES = Path(__file__).resolve().parents[2] / "knowledge" / "aliases.json"
 NPM_CACHE = Path(os.environ.get("SECCFG_NPM_CACHE", Path(__file__).resolve().parents[2] / ".venv-catalog" / "npm"))
 
 
@@ -220,11 +223,15 @@ def main() -> None:
 
     compliance, security_hub = prowler_facts(pr)
     terraform = terraform_facts(tf)
+    iam, sdk, cfn, config = iam_facts(ps), sdk_facts(bc), cfn_facts(cf), config_facts(cdk, nag, pr, bc)
+    aliases_bytes = ALIASES.read_bytes()
+    links = service_links(iam, sdk, cfn, config, security_hub, terraform, json.loads(aliases_bytes))
     outputs = {
-        "iam.json": write(data / "iam.json", iam_facts(ps)),
-        "services.json": write(data / "services.json", sdk_facts(bc)),
-        "cfn.json": write(data / "cfn.json", cfn_facts(cf)),
-        "config.json": write(data / "config.json", config_facts(cdk, nag, pr, bc)),
+        "iam.json": write(data / "iam.json", iam),
+        "services.json": write(data / "services.json", sdk),
+        "cfn.json": write(data / "cfn.json", cfn),
+        "config.json": write(data / "config.json", config),
+        "links.json": write(data / "links.json", links),
         "securityhub.json": write(data / "securityhub.json", security_hub),
         "compliance.json": write(data / "compliance.json", compliance),
         "checkov.json": write(data / "checkov.json", checkov_facts(ck)),
@@ -290,6 +297,16 @@ def main() -> None:
             "its jsii assembly carries every resource's schema and the original Terraform names",
         ),
     ]
+    sources.append({
+        "package": "knowledge/aliases.json",
+        "registry": "repository",
+        "files": {"knowledge/aliases.json": {"count": 1, "sha256": sha256(aliases_bytes)}},
+        "extracts": "the team's exceptions to the derived links, each with its reason",
+        "produces": ["links.json"],
+        "why": "links.json derives every service's CloudFormation and Terraform types, Config types, Config rules "
+        "and Security Hub controls from the facts above (scripts/catalog/service_links.py); these are the cases "
+        "the data cannot decide",
+    })
     # catalog_version: sha256 over the sorted lines "<file>=<sha256>\n", first 16 hex chars
     combined = sha256("".join(f"{k}={v}\n" for k, v in sorted(outputs.items())).encode())
     manifest = {"catalog_version": combined[:16], "outputs": outputs, "sources": sources}

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::error::DisplayErrorContext;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, InferenceConfiguration, Message, StopReason, SystemContentBlock, Tool,
-    ToolChoice, ToolConfiguration, ToolInputSchema, ToolSpecification, SpecificToolChoice,
+    ContentBlock, ConversationRole, InferenceConfiguration, Message, SpecificToolChoice, StopReason,
+    SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema, ToolSpecification,
 };
 use aws_smithy_types::{Document, Number};
 use serde::{Deserialize, Serialize};
@@ -126,7 +126,10 @@ impl BedrockModel {
         let tools = ToolConfiguration::builder()
             .tools(Tool::ToolSpec(spec))
             .tool_choice(ToolChoice::Tool(
-                SpecificToolChoice::builder().name(tool.name).build().map_err(|e| ModelError::Permanent(e.to_string()))?,
+                SpecificToolChoice::builder()
+                    .name(tool.name)
+                    .build()
+                    .map_err(|e| ModelError::Permanent(e.to_string()))?,
             ))
             .build()
             .map_err(|e| ModelError::Permanent(e.to_string()))?;
@@ -168,7 +171,9 @@ pub fn to_document(v: &Value) -> Document {
         }),
         Value::String(s) => Document::String(s.clone()),
         Value::Array(a) => Document::Array(a.iter().map(to_document).collect()),
-        Value::Object(o) => Document::Object(o.iter().map(|(k, v)| (k.clone(), to_document(v))).collect::<HashMap<_, _>>()),
+        Value::Object(o) => {
+            Document::Object(o.iter().map(|(k, v)| (k.clone(), to_document(v))).collect::<HashMap<_, _>>())
+        }
     }
 }
 
@@ -178,7 +183,9 @@ pub fn to_json(d: &Document) -> Value {
         Document::Bool(b) => Value::Bool(*b),
         Document::Number(Number::PosInt(u)) => Value::from(*u),
         Document::Number(Number::NegInt(i)) => Value::from(*i),
-        Document::Number(Number::Float(f)) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        Document::Number(Number::Float(f)) => {
+            serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null)
+        }
         Document::String(s) => Value::String(s.clone()),
         Document::Array(a) => Value::Array(a.iter().map(to_json).collect()),
         Document::Object(o) => {

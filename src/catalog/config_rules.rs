@@ -41,30 +41,6 @@ impl ConfigFacts {
     }
 }
 
-/// The service a rule id's prefix names: the longest team-listed prefix, else `<SERVICE ID>_`.
-/// Only used for rules whose resource types no source gives.
-pub(crate) fn service_by_prefix<'a>(
-    rule_id: &str,
-    prefixes: &'a BTreeMap<String, String>,
-    service_ids: impl Iterator<Item = &'a String>,
-) -> Option<&'a str> {
-    let listed = prefixes
-        .iter()
-        .filter(|(prefix, _)| rule_id.starts_with(prefix.as_str()))
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|(_, service)| service.as_str());
-    listed.or_else(|| {
-        service_ids
-            .filter(|id| {
-                rule_id.len() > id.len()
-                    && rule_id[..id.len()].eq_ignore_ascii_case(id)
-                    && rule_id.as_bytes()[id.len()] == b'_'
-            })
-            .max_by_key(|id| id.len())
-            .map(String::as_str)
-    })
-}
-
 impl Catalog {
     pub fn config_rule(&self, id: &str) -> Option<&ConfigRule> {
         self.config.rules.get(id)
@@ -74,20 +50,10 @@ impl Catalog {
         self.config.rules.values()
     }
 
-    /// Rules that evaluate a resource type in the service's CloudFormation namespaces, or,
-    /// for rules without known resource types, whose id prefix names the service. Sorted by id.
+    /// Rules linked to the service (data/links.json): they evaluate one of its resource types,
+    /// or, for rules without known resource types, their id names it. Sorted by id.
     pub fn config_rules_for_service(&self, service: &ServiceIdentity) -> Vec<&ConfigRule> {
-        self.config
-            .rules
-            .values()
-            .filter(|rule| {
-                if rule.resource_types.is_empty() {
-                    self.config_rule_service.get(&rule.id).is_some_and(|s| s == &service.id)
-                } else {
-                    rule.resource_types.iter().any(|t| service.owns_cloudformation_type(t))
-                }
-            })
-            .collect()
+        self.links(service).config_rules.keys().filter_map(|id| self.config.rules.get(id)).collect()
     }
 
     /// Whether AWS Config records (and so rules can evaluate) this resource type.

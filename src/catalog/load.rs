@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::knowledge::ControlLibrary;
-
 use super::checkov::CheckovFacts;
 use super::compliance::{ComplianceFacts, FrameworkFacts, requirements_by_check};
-use super::config_rules::{ConfigFacts, service_by_prefix};
+use super::config_rules::ConfigFacts;
+use super::links::{LinkFacts, Links};
 use super::security_hub::SecurityHubFacts;
 use super::terraform::{TerraformFacts, derive_prefixes};
 use super::{Catalog, CfnResourceType, IamService, Manifest, SdkService, ServiceIdentity, resolve::normalize};
@@ -27,21 +26,43 @@ pub enum CatalogError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Team-written alias data: names people use that no registry records.
+/// The team's exceptions (`knowledge/aliases.json`), each with its reason. The link
+/// exceptions are applied by `scripts/refresh-catalog` into `data/links.json`; the loader
+/// reads the names and the Terraform prefixes it reports, and checks every target exists.
 #[derive(serde::Deserialize)]
 struct Aliases {
-    aliases: BTreeMap<String, String>,
-    /// CloudFormation namespaces whose lowercase form is not the IAM prefix.
-    cloudformation_namespaces: BTreeMap<String, String>,
+    /// Service → names people use that no registry records.
+    names: BTreeMap<String, NamesException>,
     /// Service → Terraform prefixes, for services whose names are not aws_<namespace>_.
     #[serde(default)]
-    terraform_prefixes: BTreeMap<String, Vec<String>>,
-    /// AWS Config rule id prefix → service (ALB_ → elasticloadbalancing).
+    terraform_prefixes: BTreeMap<String, PrefixesException>,
     #[serde(default)]
-    config_rule_prefixes: BTreeMap<String, String>,
-    /// Security Hub control family → service (ELB → elasticloadbalancing).
+    cloudformation_types: BTreeMap<String, ServiceException>,
     #[serde(default)]
-    security_hub_families: BTreeMap<String, String>,
+    config_rule_prefixes: BTreeMap<String, ServiceException>,
+    #[serde(default)]
+    security_hub_families: BTreeMap<String, ServiceException>,
+}
+
+#[derive(serde::Deserialize)]
+struct NamesException {
+    names: Vec<String>,
+    #[allow(dead_code)]
+    reason: String,
+}
+
+#[derive(serde::Deserialize)]
+struct PrefixesException {
+    prefixes: Vec<String>,
+    #[allow(dead_code)]
+    reason: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ServiceException {
+    service: String,
+    #[allow(dead_code)]
+    reason: String,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CatalogError> {
@@ -80,34 +101,43 @@ impl Catalog {
         let manifest: Manifest = parse(&manifest_path, &read(&manifest_path)?)?;
         // The two big files (iam.json, cfn.json) parse on their own threads while this one
         // parses the rest; errors are still reported in a fixed order, iam.json first.
-        let (iam, sdk, cfn, config, security_hub, compliance, checkov, terraform) = std::thread::scope(|scope| {
-            let iam = scope.spawn(|| read_verified::<BTreeMap<String, IamService>>(data_dir, "iam.json", &manifest));
-            let cfn =
-                scope.spawn(|| read_verified::<BTreeMap<String, CfnResourceType>>(data_dir, "cfn.json", &manifest));
-            let sdk = read_verified::<BTreeMap<String, SdkService>>(data_dir, "services.json", &manifest);
-            let config = read_verified::<ConfigFacts>(data_dir, "config.json", &manifest);
-            let security_hub = read_verified::<SecurityHubFacts>(data_dir, "securityhub.json", &manifest);
-            let compliance = read_verified::<ComplianceFacts>(data_dir, "compliance.json", &manifest);
-            let checkov = read_verified::<CheckovFacts>(data_dir, "checkov.json", &manifest);
-            let terraform = read_verified::<TerraformFacts>(data_dir, "terraform.json", &manifest);
-            (joined(iam), sdk, joined(cfn), config, security_hub, compliance, checkov, terraform)
-        });
+        let (iam, sdk, cfn, config, security_hub, compliance, checkov, terraform, links) =
+            std::thread::scope(|scope| {
+                let iam =
+                    scope.spawn(|| read_verified::<BTreeMap<String, IamService>>(data_dir, "iam.json", &manifest));
+                let cfn =
+                    scope.spawn(|| read_verified::<BTreeMap<String, CfnResourceType>>(data_dir, "cfn.json", &manifest));
+                let sdk = read_verified::<BTreeMap<String, SdkService>>(data_dir, "services.json", &manifest);
+                let config = read_verified::<ConfigFacts>(data_dir, "config.json", &manifest);
+                let security_hub = read_verified::<SecurityHubFacts>(data_dir, "securityhub.json", &manifest);
+                let compliance = read_verified::<ComplianceFacts>(data_dir, "compliance.json", &manifest);
+                let checkov = read_verified::<CheckovFacts>(data_dir, "checkov.json", &manifest);
+                let terraform = read_verified::<TerraformFacts>(data_dir, "terraform.json", &manifest);
+                let links = read_verified::<LinkFacts>(data_dir, "links.json", &manifest);
+                (joined(iam), sdk, joined(cfn), config, security_hub, compliance, checkov, terraform, links)
+            });
         let (iam, sdk, cfn) = (iam?, sdk?, cfn?);
         let (config, security_hub, compliance, checkov, terraform) =
             (config?, security_hub?, compliance?, checkov?, terraform?);
+        let links = Links::from(links?);
         let aliases_path = knowledge_dir.join("aliases.json");
         let aliases: Aliases = parse(&aliases_path, &read(&aliases_path)?)?;
 
-        let mut identities = identities(&iam, &sdk, &aliases.cloudformation_namespaces);
+        let mut identities = identities(&iam, &sdk, &links);
         let known = |id: &String| identities.contains_key(id);
+        let services = |m: &'_ BTreeMap<String, ServiceException>| {
+            m.iter().map(|(k, e)| (k.clone(), e.service.clone())).collect::<Vec<_>>()
+        };
         let targets = aliases
-            .aliases
-            .iter()
-            .chain(&aliases.config_rule_prefixes)
-            .chain(&aliases.security_hub_families)
-            .chain(aliases.terraform_prefixes.keys().map(|k| (k, k)));
+            .names
+            .keys()
+            .chain(aliases.terraform_prefixes.keys())
+            .map(|k| (k.clone(), k.clone()))
+            .chain(services(&aliases.cloudformation_types))
+            .chain(services(&aliases.config_rule_prefixes))
+            .chain(services(&aliases.security_hub_families));
         for (alias, target) in targets {
-            if !known(target) {
+            if !known(&target) {
                 return Err(CatalogError::Invalid {
                     path: aliases_path.clone(),
                     message: format!("alias '{alias}' names unknown service '{target}'"),
@@ -115,30 +145,11 @@ impl Catalog {
             }
         }
         for identity in identities.values_mut() {
-            let listed = aliases.terraform_prefixes.get(&identity.id);
+            let listed = aliases.terraform_prefixes.get(&identity.id).map(|e| &e.prefixes);
             identity.terraform_prefixes = derive_prefixes(identity, listed, terraform.resources.keys());
         }
-        let names = name_index(&identities, &aliases.aliases);
-        let controls = ControlLibrary::load(&knowledge_dir.join("controls"))
-            .map_err(|e| CatalogError::Invalid { path: e.path, message: e.message })?;
-        for service in controls.services() {
-            if !identities.contains_key(&service.service) {
-                return Err(CatalogError::Invalid {
-                    path: knowledge_dir.join("controls").join(format!("{}.yaml", service.service)),
-                    message: format!("service '{}' is not in the catalog", service.service),
-                });
-            }
-        }
+        let names = name_index(&identities, &aliases.names);
         let config = config.with_ids();
-        let config_rule_service = config
-            .rules
-            .values()
-            .filter(|rule| rule.resource_types.is_empty())
-            .filter_map(|rule| {
-                service_by_prefix(&rule.id, &aliases.config_rule_prefixes, identities.keys())
-                    .map(|service| (rule.id.clone(), service.to_string()))
-            })
-            .collect();
         let frameworks = frameworks(compliance.frameworks, &data_dir.join("compliance.json"))?;
         let mut prowler_checks = compliance.checks;
         for (id, check) in &mut prowler_checks {
@@ -151,15 +162,13 @@ impl Catalog {
             identities,
             names,
             config,
-            config_rule_service,
             security_hub: security_hub.with_ids(),
-            security_hub_families: aliases.security_hub_families,
+            links,
             prowler_checks,
             requirements_by_check: requirements_by_check(&frameworks),
             frameworks,
             checkov: checkov.into_checks(),
             terraform,
-            controls,
         })
     }
 
@@ -193,7 +202,8 @@ fn frameworks(
 }
 
 /// `./<name>` when it exists (deployed layout), else the crate's own copy (tests, `cargo run`).
-fn default_dir(name: &str) -> String {
+/// `name` in the working directory if it exists there, else in the source tree.
+pub(crate) fn default_dir(name: &str) -> String {
     if Path::new(name).is_dir() { name.to_string() } else { format!("{}/{name}", env!("CARGO_MANIFEST_DIR")) }
 }
 
@@ -202,7 +212,7 @@ fn default_dir(name: &str) -> String {
 fn identities(
     iam: &BTreeMap<String, IamService>,
     sdk: &BTreeMap<String, SdkService>,
-    cfn_namespaces: &BTreeMap<String, String>,
+    links: &Links,
 ) -> BTreeMap<String, ServiceIdentity> {
     let mut out: BTreeMap<String, ServiceIdentity> = iam
         .iter()
@@ -233,14 +243,13 @@ fn identities(
             identity.sdk_ids.push(id.clone());
         }
     }
-    for (namespace, prefix) in cfn_namespaces {
-        if let Some(identity) = out.get_mut(prefix) {
-            identity.cloudformation_namespaces.push(namespace.clone());
-        }
-    }
     for identity in out.values_mut() {
         identity.display_names.sort();
         identity.sdk_ids.sort();
+        let types = links.services.get(&identity.id).map(|l| l.cloudformation_types.keys());
+        let namespaces: BTreeSet<&str> =
+            types.into_iter().flatten().filter_map(|t| t.rsplit_once("::").map(|(ns, _)| ns)).collect();
+        identity.cloudformation_namespaces = namespaces.into_iter().map(str::to_string).collect();
     }
     out
 }
@@ -249,7 +258,7 @@ fn identities(
 /// kept with all their owners so resolution can refuse them instead of guessing.
 fn name_index(
     identities: &BTreeMap<String, ServiceIdentity>,
-    aliases: &BTreeMap<String, String>,
+    aliases: &BTreeMap<String, NamesException>,
 ) -> HashMap<String, Vec<String>> {
     let mut index: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut add = |name: &str, id: &str| {
@@ -267,8 +276,10 @@ fn name_index(
     // Aliases are the team's deliberate choices: they override registry names.
     let mut index: HashMap<String, Vec<String>> =
         index.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
-    for (alias, id) in aliases {
-        index.insert(normalize(alias), vec![id.clone()]);
+    for (id, exception) in aliases {
+        for alias in &exception.names {
+            index.insert(normalize(alias), vec![id.clone()]);
+        }
     }
     index
 }

@@ -7,6 +7,7 @@ mod checkov;
 mod compliance;
 mod config_rules;
 mod global_keys;
+mod links;
 mod load;
 mod resolve;
 mod security_hub;
@@ -16,7 +17,9 @@ pub use checkov::CheckovCheck;
 pub use compliance::{FrameworkFacts, ProwlerCheck};
 pub use config_rules::ConfigRule;
 pub use global_keys::{GLOBAL_CONDITION_KEYS, is_global_condition_key};
+pub use links::{ConfigTypeLink, ServiceLinks};
 pub use load::CatalogError;
+pub(crate) use load::default_dir;
 pub use resolve::{Resolution, Suggestion};
 pub use security_hub::SecurityHubControl;
 pub use terraform::{TerraformBlock, TerraformResource, terraform_prefix_matches};
@@ -109,25 +112,19 @@ pub struct CfnResourceType {
 }
 
 /// The canonical identity of a service: its IAM prefix and the names it goes by.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceIdentity {
     pub id: String,
     pub iam_prefix: String,
     pub display_names: Vec<String>,
     pub sdk_ids: Vec<String>,
+    /// Namespaces of the CloudFormation types linked to the service (data/links.json).
     pub cloudformation_namespaces: Vec<String>,
     /// Terraform resource type prefixes (aws_s3_; aws_lb, aws_alb, aws_elb for load balancing).
     pub terraform_prefixes: Vec<String>,
 }
 
-impl ServiceIdentity {
-    /// Whether a CloudFormation type (AWS::S3::Bucket) is in one of the service's namespaces.
-    pub fn owns_cloudformation_type(&self, type_name: &str) -> bool {
-        self.cloudformation_namespaces
-            .iter()
-            .any(|ns| type_name.strip_prefix(ns.as_str()).is_some_and(|rest| rest.starts_with("::")))
-    }
-}
+impl ServiceIdentity {}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Manifest {
@@ -146,14 +143,10 @@ pub struct Catalog {
     identities: BTreeMap<String, ServiceIdentity>,
     /// Normalised name → canonical ids it denotes (more than one means ambiguous).
     names: HashMap<String, Vec<String>>,
-    /// The team's reviewed control definitions, loaded with the facts they are checked against.
-    controls: crate::knowledge::ControlLibrary,
     config: config_rules::ConfigFacts,
-    /// Config rule id → service, for rules no source maps to resource types (by id prefix).
-    config_rule_service: HashMap<String, String>,
     security_hub: security_hub::SecurityHubFacts,
-    /// Security Hub control family → service id where the lowercase family is not the id.
-    security_hub_families: BTreeMap<String, String>,
+    /// Each service's CloudFormation/Terraform types, Config types, rules and controls.
+    links: links::Links,
     prowler_checks: BTreeMap<String, ProwlerCheck>,
     frameworks: BTreeMap<Framework, FrameworkFacts>,
     requirements_by_check: compliance::RequirementsByCheck,
@@ -162,10 +155,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn controls(&self) -> &crate::knowledge::ControlLibrary {
-        &self.controls
-    }
-
     pub fn version(&self) -> &str {
         &self.manifest.catalog_version
     }
@@ -186,14 +175,6 @@ impl Catalog {
         self.cfn.get(type_name)
     }
 
-    /// CloudFormation resource types in the service's namespaces, sorted.
-    pub fn resource_types_of<'a>(
-        &'a self,
-        service: &'a ServiceIdentity,
-    ) -> impl Iterator<Item = (&'a String, &'a CfnResourceType)> {
-        self.cfn.iter().filter(|(name, _)| service.owns_cloudformation_type(name))
-    }
-
     /// Looks up `prefix:Action` (IAM action names are case-insensitive).
     pub fn action(&self, qualified: &str) -> Option<(&str, &Action)> {
         let (prefix, name) = qualified.split_once(':')?;
@@ -208,6 +189,7 @@ impl Catalog {
         counts.insert("iam_resource_types", self.iam.values().map(|s| s.resource_types.len()).sum());
         counts.insert("condition_keys", self.iam.values().map(|s| s.condition_keys.len()).sum());
         counts.insert("cloudformation_resource_types", self.cfn.len());
+        counts.insert("services_linked_to_cloudformation", self.services_linked_to_cloudformation());
         counts.insert("config_rules", self.config.rules.len());
         counts.insert("config_recorded_resource_types", self.config.recorded_resource_types.len());
         counts.insert("security_hub_controls", self.security_hub.controls.len());

@@ -32,7 +32,15 @@ pub enum Resolution {
 
 impl Catalog {
     pub fn resolve(&self, name: &str) -> Resolution {
+        // A catalog id is exact: `resource-explorer` is never confused with `resource-explorer-2`.
+        if self.identities.contains_key(name.trim()) {
+            return Resolution::Resolved(name.trim().to_string());
+        }
         let key = normalize(name);
+        if name.chars().any(char::is_control) {
+            // "Amazon\u{0}S3" normalises to "s3" but names no service: never map it silently.
+            return Resolution::Unknown(self.suggest(&key, 5));
+        }
         match self.names.get(&key).map(Vec::as_slice) {
             Some([id]) => Resolution::Resolved(id.clone()),
             Some(ids) if !ids.is_empty() => Resolution::Ambiguous(ids.to_vec()),

@@ -43,21 +43,17 @@ impl Catalog {
         self.security_hub.controls.get(id)
     }
 
-    /// Controls whose family is the service (lowercased family = service id, or a
-    /// team-listed family such as ELB → elasticloadbalancing), ordered as S3.1, S3.2, … S3.10.
+    /// Controls linked to the service (data/links.json): they report one of its resource types,
+    /// or their family names it. Ordered as S3.1, S3.2, … S3.10.
     pub fn security_hub_controls_for_service(&self, service: &ServiceIdentity) -> Vec<&SecurityHubControl> {
         let mut controls: Vec<&SecurityHubControl> = self
-            .security_hub
-            .controls
-            .values()
-            .filter(|c| self.security_hub_family_service(&c.service) == service.id)
+            .links(service)
+            .security_hub_controls
+            .keys()
+            .filter_map(|id| self.security_hub.controls.get(id))
             .collect();
         controls.sort_by_key(|c| control_order(&c.id));
         controls
-    }
-
-    fn security_hub_family_service(&self, family: &str) -> String {
-        self.security_hub_families.get(family).cloned().unwrap_or_else(|| family.to_ascii_lowercase())
     }
 }
 

@@ -101,11 +101,8 @@ impl Catalog {
         &self.terraform.provider
     }
 
-    /// Terraform resource type names carrying one of the service's prefixes, sorted.
+    /// Terraform resource types linked to the service (data/links.json), sorted.
     pub fn terraform_resources_of<'a>(&'a self, service: &'a ServiceIdentity) -> impl Iterator<Item = &'a String> {
-        self.terraform
-            .resources
-            .keys()
-            .filter(|name| service.terraform_prefixes.iter().any(|p| terraform_prefix_matches(p, name)))
+        self.links(service).terraform_types.keys().filter(|name| self.terraform.resources.contains_key(*name))
     }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::catalog::Catalog;
+use crate::advisor::Advisor;
 use crate::input::Profile;
+use crate::knowledge::Knowledge;
 use crate::pipeline::{self, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
 
@@ -39,8 +40,10 @@ pub struct Worker {
     pub id: String,
     store: Arc<dyn Store>,
     artifacts: Arc<dyn ArtifactStore>,
-    catalog: Arc<Catalog>,
+    knowledge: Arc<Knowledge>,
     config: WorkerConfig,
+    /// The model behind the `advise` stage, when configured.
+    advisor: Option<Arc<Advisor>>,
 }
 
 impl Worker {
@@ -48,10 +51,16 @@ impl Worker {
         id: String,
         store: Arc<dyn Store>,
         artifacts: Arc<dyn ArtifactStore>,
-        catalog: Arc<Catalog>,
+        knowledge: Arc<Knowledge>,
         config: WorkerConfig,
     ) -> Worker {
-        Worker { id, store, artifacts, catalog, config }
+        Worker { id, store, artifacts, knowledge, config, advisor: None }
+    }
+
+    /// Runs `advise` stages with this advisor.
+    pub fn with_advisor(mut self, advisor: Option<Arc<Advisor>>) -> Worker {
+        self.advisor = advisor;
+        self
     }
 
     /// Runs until `shutdown` turns true, then hands back any lease it holds.
@@ -151,23 +160,44 @@ impl Worker {
                 previous.push((n, value));
             }
         }
-        let catalog = self.catalog.clone();
+        let knowledge = self.knowledge.clone();
         let service_id = stage.service_id.clone();
-        // Stages are CPU-bound and synchronous: keep them off the async reactor.
-        let result = tokio::task::spawn_blocking(move || {
-            let input =
-                StageInput { catalog: &catalog, profile: &profile, service_id: &service_id, previous: &previous };
-            pipeline::run_stage(name, &input)
-        })
-        .await
-        .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??;
+        let result = if name == StageName::Advise {
+            // The one stage that waits on the network (the model), so it runs here.
+            let advisor = self.advisor.clone().ok_or_else(|| {
+                StageError::Permanent("the advise stage needs a model (SECCFG_BEDROCK_MODEL_ID)".into())
+            })?;
+            advisor.run(knowledge, profile, service_id, previous).await?
+        } else {
+            // Stages are CPU-bound and synchronous: keep them off the async reactor.
+            tokio::task::spawn_blocking(move || {
+                let input = StageInput {
+                    knowledge: &knowledge,
+                    profile: &profile,
+                    service_id: &service_id,
+                    previous: &previous,
+                };
+                pipeline::run_stage(name, &input)
+            })
+            .await
+            .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??
+        };
         let bundle = BundleRef {
             run_id: stage.run_id.clone(),
             profile_id: stage.profile_id.clone(),
             service_id: stage.service_id.clone(),
             bundle_version: stage.bundle_version,
         };
-        for artifact in &result.artifacts {
+        let mut artifacts = result.artifacts;
+        if StageName::PIPELINE.last() == Some(&name) {
+            // The run is about to become a succeeded bundle version: compare it with the previous one.
+            let diff =
+                crate::versions::diff_for_finishing_run(&*self.store, &*self.artifacts, &stage.run_id, &artifacts)
+                    .await
+                    .map_err(|e| transient(&e))?;
+            artifacts.extend(diff);
+        }
+        for artifact in &artifacts {
             self.artifacts.put(&bundle, &artifact.name, artifact.content_type, &artifact.bytes).await.map_err(|e| {
                 match e {
                     // Different bytes under an immutable name: retrying cannot change that.

@@ -99,7 +99,7 @@ pub async fn services(
 }
 
 /// A service's identity (with Terraform prefixes), IAM resource types, actions by access level,
-/// AWS Config managed rules and Security Hub controls.
+/// AWS Config managed rules, Security Hub controls, and its links with the basis of each.
 #[utoipa::path(get, path = "/v1/catalog/services/{id}", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
@@ -115,6 +115,7 @@ pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Res
         "condition_keys": iam.condition_keys,
         "config_rules": c.config_rules_for_service(identity),
         "security_hub_controls": c.security_hub_controls_for_service(identity),
+        "links": c.links(identity),
     })))
 }
 

@@ -145,6 +145,8 @@ fn app_problem(e: AppError) -> Problem {
         AppError::RunNotFound(_) => Problem::new(StatusCode::NOT_FOUND, "run-not-found", detail),
         AppError::RunNotRetryable(_) => Problem::new(StatusCode::CONFLICT, "run-not-retryable", detail),
         AppError::RunNotSucceeded(..) => Problem::new(StatusCode::CONFLICT, "run-not-succeeded", detail),
+        AppError::NoPreviousVersion(_) => Problem::new(StatusCode::NOT_FOUND, "no-previous-version", detail),
+        AppError::DifferentServices(..) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "different-services", detail),
         AppError::AlreadyDecided(_) => Problem::new(StatusCode::CONFLICT, "already-decided", detail),
         AppError::BundleIncomplete(..) | AppError::Library(_) => {
             tracing::error!(error = %detail, "library failure");

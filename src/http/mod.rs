@@ -3,6 +3,7 @@
 
 mod approval;
 mod catalog;
+mod diff;
 pub mod error;
 mod extract;
 mod health;
@@ -39,7 +40,7 @@ use error::{ApiError, Problem};
         intake::s3_event,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
-        approval::decide, approval::decision,
+        approval::decide, approval::decision, diff::diff,
         library::services, library::service, library::controls,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
@@ -75,7 +76,7 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
     let api = Router::new()
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
-        .nest("/v1/runs", runs::router().merge(approval::router()))
+        .nest("/v1/runs", runs::router().merge(approval::router()).merge(diff::router()))
         .nest("/v1/intake", intake::router())
         .nest("/v1/library", library::router())
         .nest("/v1/catalog", catalog::router())
@@ -96,7 +97,23 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
+}
+
+/// A client's `x-request-id` is kept only when it is 1–128 characters of
+/// `[A-Za-z0-9._:-]`; anything else is replaced by a fresh UUID, so ids in logs
+/// and responses are always safe to print.
+async fn drop_unsafe_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let safe = request.headers().get(REQUEST_ID).is_none_or(|v| is_safe_request_id(v.as_bytes()));
+    if !safe {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len()) && id.iter().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(b))
 }
 
 /// Rejections produced outside our handlers (bad path parameters, method not

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, Problem};
-use crate::app::{App, AppError};
+use crate::app::{App, AppError, is_lookup_key};
 use crate::store::{ArtifactInfo, BundleRef, RunFilter, RunRecord};
 
 pub fn router() -> Router<Arc<App>> {
@@ -51,6 +51,9 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (ts, id) = text.split_once(':')?;
+    if !is_lookup_key(id) {
+        return None;
+    }
     Some((ts.parse().ok()?, id.to_string()))
 }
 
@@ -75,6 +78,10 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Ap
         Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::BadRequest("cursor is not valid".into()))?),
         None => None,
     };
+    // A filter value no stored row can hold matches nothing.
+    if [&q.service, &q.profile].into_iter().flatten().any(|v| !is_lookup_key(v)) {
+        return Ok(Json(RunPage { runs: Vec::new(), next_cursor: None }));
+    }
     let filter = RunFilter { status: q.status, service_id: q.service, profile_id: q.profile, after, limit: limit + 1 };
     let mut runs = app.store.runs(&filter).await.map_err(AppError::from)?;
     let next_cursor = if runs.len() as i64 > limit {
@@ -87,6 +94,9 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Ap
 }
 
 async fn find(app: &App, run_id: &str) -> ApiResult<RunRecord> {
+    if !is_lookup_key(run_id) {
+        return Err(AppError::RunNotFound(run_id.escape_default().to_string()).into());
+    }
     match app.store.run(run_id).await.map_err(AppError::from)? {
         Some(run) => Ok(run),
         None => Err(AppError::RunNotFound(run_id.into()).into()),

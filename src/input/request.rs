@@ -34,8 +34,8 @@ impl ServiceRequest {
             return Err(InputError::Fields(c.errors));
         };
         c.unknown_fields("", root, &["requestId", "serviceId", "timestamp", "requestor", "services"]);
-        let request_id = c.string("/requestId", root.get("requestId"), true, 128);
-        let service_id = c.string("/serviceId", root.get("serviceId"), false, 128);
+        let request_id = c.name("/requestId", root.get("requestId"), true, 128);
+        let service_id = c.name("/serviceId", root.get("serviceId"), false, 128);
         let timestamp = c.string("/timestamp", root.get("timestamp"), false, 64);
         if let Some(ts) = &timestamp
             && chrono::DateTime::parse_from_rfc3339(ts).is_err()
@@ -82,7 +82,7 @@ fn services(c: &mut Checker, v: Option<&Value>) -> Vec<ServiceRequestItem> {
             let at = format!("/services/{i}");
             let obj = c.object(&at, Some(item), true)?;
             c.unknown_fields(&at, obj, &["serviceName"]);
-            let name = c.string(&format!("{at}/serviceName"), obj.get("serviceName"), true, 128)?;
+            let name = c.name(&format!("{at}/serviceName"), obj.get("serviceName"), true, 128)?;
             Some(ServiceRequestItem { service_name: name })
         })
         .collect()

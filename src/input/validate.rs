@@ -86,6 +86,9 @@ impl Checker {
                 } else if s.chars().count() > max {
                     self.error(at, format!("must be at most {max} characters"));
                     None
+                } else if s.chars().any(|ch| ch.is_control() && !matches!(ch, '\t' | '\n' | '\r')) {
+                    self.error(at, "must not contain NUL or other control characters");
+                    None
                 } else {
                     Some(s.to_string())
                 }
@@ -95,6 +98,16 @@ impl Checker {
                 None
             }
         }
+    }
+
+    /// A name or identifier: a [`string`](Self::string) with no control characters at all.
+    pub fn name(&mut self, at: &str, v: Option<&Value>, required: bool, max: usize) -> Option<String> {
+        let s = self.string(at, v, required, max)?;
+        if s.chars().any(char::is_control) {
+            self.error(at, "must not contain control characters");
+            return None;
+        }
+        Some(s)
     }
 
     pub fn boolean(&mut self, at: &str, v: Option<&Value>) -> Option<bool> {

@@ -123,6 +123,7 @@ pub fn derive(catalog: &Catalog, service: &ServiceIdentity) -> Option<ServiceCon
                 prowler: Vec::new(),
                 preventive: None,
                 responsive: None,
+                advisor_model: None,
             });
         }
         out.parameters.extend(params);

@@ -1,11 +1,15 @@
-//! The team's reviewed control knowledge (`knowledge/controls/*.yaml`) and the
-//! controls derived from resource schemas for every other service.
+//! Everything the pipeline knows, in one [`Knowledge`] value: the catalog of AWS
+//! facts, the team's reviewed control knowledge (`knowledge/controls/*.yaml`) with
+//! the controls derived from resource schemas for every other service, and the
+//! reviewed IAM knowledge (`knowledge/iam/*.yaml`). The catalog knows nothing of
+//! controls; this module depends on the catalog, never the reverse.
 //!
 //! Files are checked for shape at load (known requirement keys, unique ids,
 //! resources that exist); facts they reference are checked against the catalog by
 //! the pipeline's verification and by `tests/controls_knowledge.rs`.
 
 pub mod derive;
+pub mod iam;
 pub mod model;
 pub mod path;
 pub mod profile_values;
@@ -13,6 +17,9 @@ pub mod requirements;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, CatalogError, ServiceIdentity};
 
 pub use model::*;
 
@@ -21,6 +28,76 @@ pub use model::*;
 pub struct KnowledgeError {
     pub path: PathBuf,
     pub message: String,
+}
+
+/// A failure to load the catalog or the knowledge checked against it.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Knowledge(#[from] KnowledgeError),
+}
+
+/// The catalog plus the team's control and IAM knowledge. Immutable after load;
+/// share it behind an `Arc`.
+pub struct Knowledge {
+    catalog: Arc<Catalog>,
+    controls: ControlLibrary,
+    iam: iam::IamKnowledge,
+}
+
+impl Knowledge {
+    /// Loads `knowledge_dir/controls` and the compiled-in IAM knowledge on top of a
+    /// loaded catalog; every reviewed service must be a catalog service.
+    pub fn new(catalog: Arc<Catalog>, knowledge_dir: &Path) -> Result<Knowledge, KnowledgeError> {
+        let dir = knowledge_dir.join("controls");
+        let controls = ControlLibrary::load(&dir)?;
+        for service in controls.services() {
+            if catalog.service(&service.service).is_none() {
+                return Err(KnowledgeError {
+                    path: dir.join(format!("{}.yaml", service.service)),
+                    message: format!("service '{}' is not in the catalog", service.service),
+                });
+            }
+        }
+        let iam = iam::load().map_err(|message| KnowledgeError { path: knowledge_dir.join("iam"), message })?;
+        Ok(Knowledge { catalog, controls, iam })
+    }
+
+    /// Loads the catalog from `data_dir` and the knowledge from `knowledge_dir`.
+    pub fn load(data_dir: &Path, knowledge_dir: &Path) -> Result<Knowledge, LoadError> {
+        let catalog = Arc::new(Catalog::load(data_dir, knowledge_dir)?);
+        Ok(Knowledge::new(catalog, knowledge_dir)?)
+    }
+
+    /// Loads from `SECCFG_CATALOG_DIR` / `SECCFG_KNOWLEDGE_DIR`, defaulting to the repo layout.
+    pub fn load_default() -> Result<Knowledge, LoadError> {
+        let catalog = Arc::new(Catalog::load_default()?);
+        let dir = std::env::var("SECCFG_KNOWLEDGE_DIR").unwrap_or_else(|_| crate::catalog::default_dir("knowledge"));
+        Ok(Knowledge::new(catalog, Path::new(&dir))?)
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub fn controls(&self) -> &ControlLibrary {
+        &self.controls
+    }
+
+    pub fn iam(&self) -> &iam::IamKnowledge {
+        &self.iam
+    }
+    /// The controls that apply to a service: the reviewed file, else controls derived
+    /// from its resource schemas, else `None` (nothing verifiable can be said).
+    pub fn for_service(&self, service: &ServiceIdentity) -> Option<std::borrow::Cow<'_, ServiceControls>> {
+        use std::borrow::Cow;
+        match self.controls.service(&service.id) {
+            Some(reviewed) => Some(Cow::Borrowed(reviewed)),
+            None => derive::derive(&self.catalog, service).map(Cow::Owned),
+        }
+    }
 }
 
 /// Reviewed controls by canonical service id.
@@ -103,19 +180,6 @@ pub fn check_shape(sc: &ServiceControls) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The controls that apply to a service: the reviewed file, else controls derived
-/// from its resource schemas, else `None` (nothing verifiable can be said).
-pub fn for_service<'a>(
-    catalog: &'a crate::catalog::Catalog,
-    service: &crate::catalog::ServiceIdentity,
-) -> Option<std::borrow::Cow<'a, ServiceControls>> {
-    use std::borrow::Cow;
-    match catalog.controls().service(&service.id) {
-        Some(reviewed) => Some(Cow::Borrowed(reviewed)),
-        None => derive::derive(catalog, service).map(Cow::Owned),
-    }
 }
 
 /// A control chosen for a profile, with the priority the profile gives it.

@@ -151,6 +151,10 @@ pub struct ControlDef {
     pub preventive: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responsive: Option<Responsive>,
+    /// Set by seccfg, never written in a file: the model that proposed a control the
+    /// advisor verified (`source: advisor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisor_model: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,7 +26,6 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     Put, ScalarAttributeType, TransactWriteItem,
 };
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -54,7 +53,7 @@ struct BundleDoc {
     iam_model: Value,
     templates: BTreeMap<String, String>,
     artifacts: Vec<ArtifactVersion>,
-    /// Every waiver granted; the ones in force are picked at read time.
+    /// Every waiver granted, by control id; the ones in force are picked at read time.
     waivers: Vec<Waiver>,
 }
 
@@ -74,7 +73,8 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 fn doc<T: serde::de::DeserializeOwned>(item: &Item) -> LibraryResult<T> {
-    let text = item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| LibraryError::Corrupt("item without doc".into()))?;
+    let text =
+        item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| LibraryError::Corrupt("item without doc".into()))?;
     serde_json::from_str(text).map_err(|e| LibraryError::Corrupt(format!("item doc: {e}")))
 }
 
@@ -87,7 +87,9 @@ fn item(pairs: &[(&str, AttributeValue)]) -> Item {
 }
 
 fn put(table: &str, item: Item) -> TransactWriteItem {
-    TransactWriteItem::builder().put(Put::builder().table_name(table).set_item(Some(item)).build().expect("table and item set")).build()
+    TransactWriteItem::builder()
+        .put(Put::builder().table_name(table).set_item(Some(item)).build().expect("table and item set"))
+        .build()
 }
 
 impl DynamoLibrary {
@@ -108,7 +110,8 @@ impl DynamoLibrary {
         let attr = |name: &str| {
             AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
         };
-        let key = |name: &str, t: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(t).build().unwrap();
+        let key =
+            |name: &str, t: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(t).build().unwrap();
         let gsi = |name: &str, pk: &str, sk: &str| {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
@@ -181,7 +184,11 @@ impl DynamoLibrary {
             iam_model: b.iam_model.clone(),
             templates: b.templates.clone(),
             artifacts: b.artifacts.clone(),
-            waivers: r.waivers.clone(),
+            waivers: {
+                let mut w = r.waivers.clone();
+                w.sort_by(|a, b| a.control_id.cmp(&b.control_id));
+                w
+            },
         };
         let mut items = vec![put(
             &self.table,
@@ -231,7 +238,14 @@ impl DynamoLibrary {
 
     /// Every item of a key condition, following pagination.
     /// An empty `prefix` reads the whole partition.
-    async fn query(&self, index: Option<&str>, pk_name: &str, pk: String, sk_name: &str, prefix: String) -> LibraryResult<Vec<Item>> {
+    async fn query(
+        &self,
+        index: Option<&str>,
+        pk_name: &str,
+        pk: String,
+        sk_name: &str,
+        prefix: String,
+    ) -> LibraryResult<Vec<Item>> {
         let mut request = self
             .client
             .query()
@@ -247,13 +261,7 @@ impl DynamoLibrary {
                 .expression_attribute_names("#sk", sk_name)
                 .expression_attribute_values(":prefix", s(prefix))
         };
-        request
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| storage("Query", e))
+        request.into_paginator().items().send().try_collect().await.map_err(|e| storage("Query", e))
     }
 
     async fn scan_kind(&self, kind: &str) -> LibraryResult<Vec<Item>> {
@@ -313,11 +321,13 @@ impl DynamoLibrary {
         let mut bundles = if let Some(p) = &f.profile_id {
             self.latest_bundles(Some(p)).await?
         } else if let Some(svc) = &f.service_id {
-            let items = self.query(Some(BY_SERVICE), "GSI1PK", format!("SERVICE#{svc}"), "GSI1SK", "BUNDLE#".into()).await?;
+            let items =
+                self.query(Some(BY_SERVICE), "GSI1PK", format!("SERVICE#{svc}"), "GSI1SK", "BUNDLE#".into()).await?;
             let mut latest: BTreeMap<String, BundleDoc> = BTreeMap::new();
             for it in &items {
                 let b: BundleDoc = doc(it)?;
-                if latest.get(&b.service.profile_id).is_none_or(|c| c.service.bundle_version < b.service.bundle_version) {
+                if latest.get(&b.service.profile_id).is_none_or(|c| c.service.bundle_version < b.service.bundle_version)
+                {
                     latest.insert(b.service.profile_id.clone(), b);
                 }
             }
@@ -328,12 +338,24 @@ impl DynamoLibrary {
         bundles.retain(|b| f.service_id.as_deref().is_none_or(|s| s == b.service.service_id));
         if let Some(fw) = &f.framework {
             // Only bundles the framework index names (an index hit, not a scan of controls).
-            let links =
-                self.query(Some(BY_FRAMEWORK), "GSI2PK", format!("FRAMEWORK#{}", fw.to_ascii_lowercase()), "GSI2SK", String::new()).await?;
+            let links = self
+                .query(
+                    Some(BY_FRAMEWORK),
+                    "GSI2PK",
+                    format!("FRAMEWORK#{}", fw.to_ascii_lowercase()),
+                    "GSI2SK",
+                    String::new(),
+                )
+                .await?;
             let keys: std::collections::HashSet<String> =
                 links.iter().filter_map(|it| it.get("GSI2SK").and_then(|v| v.as_s().ok()).cloned()).collect();
             bundles.retain(|b| {
-                keys.contains(&format!("{}#{}#{}", b.service.profile_id, b.service.service_id, version_key(b.service.bundle_version)))
+                keys.contains(&format!(
+                    "{}#{}#{}",
+                    b.service.profile_id,
+                    b.service.service_id,
+                    version_key(b.service.bundle_version)
+                ))
             });
         }
         Ok(bundles)
@@ -412,7 +434,11 @@ impl Library for DynamoLibrary {
             out.extend(self.bundle_controls(&b, now).await?.into_iter().filter(|c| f.matches(c)));
         }
         out.sort_by(|a, b| {
-            (&a.profile_id, &a.service_id, &a.control.control_id).cmp(&(&b.profile_id, &b.service_id, &b.control.control_id))
+            (&a.profile_id, &a.service_id, &a.control.control_id).cmp(&(
+                &b.profile_id,
+                &b.service_id,
+                &b.control.control_id,
+            ))
         });
         Ok(out)
     }

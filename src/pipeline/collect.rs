@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::checks::Checks;
+use super::contracts::Collected;
 use super::{Artifact, StageError, StageInput, StageOutput};
 use crate::catalog::ServiceIdentity;
 
@@ -48,7 +50,7 @@ struct ServiceFacts<'a> {
 }
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
-    let catalog = input.catalog;
+    let catalog = input.catalog();
     let id = input.service_id;
     let service = catalog
         .service(id)
@@ -103,6 +105,10 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         terraform_resource_types,
         counts,
     };
-    let output = serde_json::json!({ "service": service, "counts": facts.counts });
-    Ok(StageOutput { output, artifacts: vec![Artifact::json("facts.json", &facts)] })
+    let output = Collected {
+        service: service.clone(),
+        counts: facts.counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        checks: Checks::default(),
+    };
+    Ok(StageOutput::new(&output, vec![Artifact::json("facts.json", &facts)]))
 }

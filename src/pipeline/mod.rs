@@ -1,25 +1,31 @@
 //! The pipeline: one run per service, an ordered list of stages.
 //!
-//! Each stage is a pure function of the catalog, the profile, the service and the
-//! outputs of earlier stages. It returns the artifacts it produced and a JSON
-//! output that later stages read; the engine persists both, which is what lets a
-//! run resume after a crash without redoing finished stages.
+//! Each stage is a pure function of the knowledge (catalog + controls + IAM
+//! knowledge), the profile, the service and the outputs of earlier stages. It returns
+//! the artifacts it produced and a typed output ([`contracts`]) that later stages
+//! read; the engine persists both (the output as its JSON serialisation), which is
+//! what lets a run resume after a crash without redoing finished stages. Stages only
+//! orchestrate: `analyze` builds the [`Plan`](crate::plan::Plan), the renderers in
+//! [`crate::render`] turn it into text, and the stages verify what they produced.
 
+pub mod advise;
 pub mod analyze;
 pub mod checks;
 pub mod collect;
+pub mod contracts;
 pub mod controls;
 pub mod iac;
 pub mod iam;
 pub mod verify;
-
-use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog::Catalog;
 use crate::input::Profile;
+use crate::knowledge::Knowledge;
+use crate::plan::Plan;
+use contracts::Contract;
 
 /// Pipeline stages in execution order. A stage that is not built is not listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,6 +33,8 @@ use crate::input::Profile;
 pub enum StageName {
     Collect,
     Analyze,
+    /// Only when a model is configured: verified control proposals (`advise.rs`).
+    Advise,
     Controls,
     Iac,
     Iam,
@@ -43,10 +51,20 @@ impl StageName {
         StageName::Verify,
     ];
 
+    /// The stages of a new run: the pipeline, with `advise` after `analyze` when a model is on.
+    pub fn stages(advise: bool) -> Vec<StageName> {
+        let mut stages = StageName::PIPELINE.to_vec();
+        if advise {
+            stages.insert(2, StageName::Advise);
+        }
+        stages
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StageName::Collect => "collect",
             StageName::Analyze => "analyze",
+            StageName::Advise => "advise",
             StageName::Controls => "controls",
             StageName::Iac => "iac",
             StageName::Iam => "iam",
@@ -55,7 +73,7 @@ impl StageName {
     }
 
     pub fn parse(s: &str) -> Option<StageName> {
-        StageName::PIPELINE.iter().copied().find(|n| n.as_str() == s)
+        StageName::stages(true).into_iter().find(|n| n.as_str() == s)
     }
 }
 
@@ -80,9 +98,15 @@ impl Artifact {
 }
 
 pub struct StageOutput {
-    /// Structured result handed to later stages.
+    /// The stage's [`Contract`] output, serialised: handed to later stages.
     pub output: Value,
     pub artifacts: Vec<Artifact>,
+}
+
+impl StageOutput {
+    pub fn new<T: Contract>(output: &T, artifacts: Vec<Artifact>) -> StageOutput {
+        StageOutput { output: serde_json::to_value(output).expect("stage output serialises"), artifacts }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +121,7 @@ pub enum StageError {
 
 /// Everything a stage may read.
 pub struct StageInput<'a> {
-    pub catalog: &'a Arc<Catalog>,
+    pub knowledge: &'a Knowledge,
     pub profile: &'a Profile,
     pub service_id: &'a str,
     /// Outputs of the stages that already succeeded, by stage name.
@@ -105,47 +129,56 @@ pub struct StageInput<'a> {
 }
 
 impl StageInput<'_> {
+    pub fn catalog(&self) -> &Catalog {
+        self.knowledge.catalog()
+    }
+
     /// The run's service, which `collect` has already proven to be in the catalog.
     pub fn service(&self) -> Result<&crate::catalog::ServiceIdentity, StageError> {
-        self.catalog.service(self.service_id).ok_or_else(|| {
-            StageError::Permanent(format!("service '{}' is not in catalog {}", self.service_id, self.catalog.version()))
+        self.catalog().service(self.service_id).ok_or_else(|| {
+            StageError::Permanent(format!(
+                "service '{}' is not in catalog {}",
+                self.service_id,
+                self.catalog().version()
+            ))
         })
     }
 
-    /// The output of an earlier stage of this run.
+    /// The stored output of an earlier stage of this run.
     pub fn previous(&self, stage: StageName) -> Option<&Value> {
         self.previous.iter().find(|(name, _)| *name == stage).map(|(_, v)| v)
     }
 
-    /// The controls `analyze` selected: the service's control set and the chosen ids with priorities.
-    pub fn selected_controls(&self) -> Result<Selection<'_>, StageError> {
-        let service = self.service()?;
-        let mut controls = crate::knowledge::for_service(self.catalog, service)
-            .ok_or_else(|| StageError::Permanent(format!("no controls for '{}'", service.id)))?;
-        crate::knowledge::profile_values::apply(controls.to_mut(), self.profile, self.catalog);
-        let analysis = self
-            .previous(StageName::Analyze)
-            .ok_or_else(|| StageError::Permanent("the analyze stage's output is missing".into()))?;
-        let selected: Vec<SelectedRef> = serde_json::from_value(analysis["selected"].clone())
-            .map_err(|e| StageError::Permanent(format!("analyze output is malformed: {e}")))?;
-        Ok((controls, selected.into_iter().map(|s| (s.id, s.priority)).collect()))
+    /// The typed output of an earlier stage; missing or malformed is a permanent error.
+    pub fn read<T: Contract>(&self) -> Result<T, StageError> {
+        match self.previous(T::STAGE) {
+            Some(value) => contracts::parse(value),
+            None => Err(StageError::Permanent(format!("the {} stage's output is missing", T::STAGE.as_str()))),
+        }
     }
-}
 
-/// A service's control set and the ids `analyze` selected, with their priorities.
-pub type Selection<'a> =
-    (std::borrow::Cow<'a, crate::knowledge::ServiceControls>, Vec<(String, crate::knowledge::Priority)>);
+    /// Like [`read`](Self::read), but `None` when the stage has not run.
+    pub fn read_optional<T: Contract>(&self) -> Result<Option<T>, StageError> {
+        self.previous(T::STAGE).map(contracts::parse).transpose()
+    }
 
-#[derive(serde::Deserialize)]
-struct SelectedRef {
-    id: String,
-    priority: crate::knowledge::Priority,
+    /// The plan `analyze` built for this run, with the controls `advise` verified
+    /// and added when the advisor ran.
+    pub fn plan(&self) -> Result<Plan, StageError> {
+        if let Some(advised) = self.read_optional::<advise::Advised>()? {
+            return Ok(advised.plan);
+        }
+        Ok(self.read::<contracts::Analyzed>()?.plan)
+    }
 }
 
 pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     match stage {
         StageName::Collect => collect::run(input),
         StageName::Analyze => analyze::run(input),
+        StageName::Advise => Err(StageError::Permanent(
+            "the advise stage asks a model: it runs in the worker with an advisor configured".into(),
+        )),
         StageName::Controls => controls::run(input),
         StageName::Iac => iac::run(input),
         StageName::Iam => iam::run(input),
@@ -156,14 +189,14 @@ pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput
 /// Runs every stage in memory, in order, without the job table: for tests,
 /// benchmarks and tools that want a bundle without durability.
 pub fn run_all(
-    catalog: &Arc<Catalog>,
+    knowledge: &Knowledge,
     profile: &Profile,
     service_id: &str,
 ) -> Result<Vec<(StageName, StageOutput)>, (StageName, StageError)> {
     let mut previous: Vec<(StageName, Value)> = Vec::new();
     let mut outputs = Vec::new();
     for &stage in StageName::PIPELINE {
-        let input = StageInput { catalog, profile, service_id, previous: &previous };
+        let input = StageInput { knowledge, profile, service_id, previous: &previous };
         let out = run_stage(stage, &input).map_err(|e| (stage, e))?;
         previous.push((stage, out.output.clone()));
         outputs.push((stage, out));

@@ -157,6 +157,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_request(&self, request: &NewRequest, now: i64) -> StoreResult<()>;
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
     async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+    /// A cached advisor answer by its key (hash of model id and prompt).
+    async fn advisor_cached(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores an advisor answer; an existing key keeps its first answer.
+    async fn advisor_cache(&self, key: &str, model_id: &str, answer: &str, now: i64) -> StoreResult<()>;
     /// The runs of one committed request (by its internal id); empty when there is none.
     async fn request_runs(&self, request_id: &str) -> StoreResult<Vec<RunRecord>>;
     /// Outputs of the run's succeeded stages, in order.

@@ -27,6 +27,10 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
+    pub(crate) const WRITE_BEGIN: &'static str = "BEGIN";
+    /// Serialises version allocation for one key until the transaction ends.
+    pub(crate) const ALLOCATION_LOCK: &'static str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 14))";
+
     fn migrator(&self) -> sqlx::migrate::Migrator {
         sqlx::migrate!("migrations/postgres")
     }

@@ -18,6 +18,10 @@ pub const STAGE_INSERT: &str =
 
 pub const RUN_COLUMNS: &str = "id, request_id, service_id, service_name, profile_id, profile_version, bundle_version, \
      status, error, created_at, updated_at";
+/// Stage columns of `stages s` under `s_` names, for joins with `runs`.
+pub const STAGE_COLUMNS_ALIASED: &str = "s.position AS s_position, s.name AS s_name, s.status AS s_status, \
+     s.attempts AS s_attempts, s.max_attempts AS s_max_attempts, s.started_at AS s_started_at, \
+     s.finished_at AS s_finished_at, s.error AS s_error";
 pub const STAGES_OF_RUN: &str = "SELECT position, name, status, attempts, max_attempts, started_at, finished_at, error \
      FROM stages WHERE run_id = $1 ORDER BY position";
 pub const STAGE_OUTPUTS: &str =
@@ -82,25 +86,15 @@ macro_rules! impl_store {
                 now: i64,
             ) -> $crate::store::StoreResult<($crate::store::StoredProfile, bool)> {
                 use $crate::store::sql::*;
-                let mut tx = self.pool.begin().await?;
+                // Version allocation is serialised per profile id: the write
+                // transaction (SQLite) or advisory lock (PostgreSQL) is taken before
+                // reading, so concurrent writers get n+1, n+2, … or the existing version.
+                let mut tx = self.pool.begin_with(<$store>::WRITE_BEGIN).await?;
+                sqlx::query(<$store>::ALLOCATION_LOCK).bind(format!("profile:{profile_id}")).execute(&mut *tx).await?;
                 if let Some(row) = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_optional(&mut *tx).await? {
                     return Ok((profile_from_row(&row)?, false));
                 }
-                let inserted = sqlx::query(PROFILE_INSERT)
-                    .bind(profile_id)
-                    .bind(hash)
-                    .bind(document)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await;
-                if let Err(e) = inserted {
-                    // A concurrent submission of the same content won the race: return its version.
-                    drop(tx);
-                    if let Some(row) = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_optional(&self.pool).await? {
-                        return Ok((profile_from_row(&row)?, false));
-                    }
-                    return Err(e.into());
-                }
+                sqlx::query(PROFILE_INSERT).bind(profile_id).bind(hash).bind(document).bind(now).execute(&mut *tx).await?;
                 let row = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_one(&mut *tx).await?;
                 tx.commit().await?;
                 Ok((profile_from_row(&row)?, true))
@@ -121,7 +115,10 @@ macro_rules! impl_store {
 
             async fn create_request(&self, r: &$crate::store::NewRequest, now: i64) -> $crate::store::StoreResult<()> {
                 use $crate::store::sql::*;
-                let mut tx = self.pool.begin().await?;
+                // Bundle versions are MAX+1 per (profile, service), allocated inside this
+                // transaction under a per-profile lock; a unique index backs it up.
+                let mut tx = self.pool.begin_with(<$store>::WRITE_BEGIN).await?;
+                sqlx::query(<$store>::ALLOCATION_LOCK).bind(format!("bundle:{}", r.profile_id)).execute(&mut *tx).await?;
                 sqlx::query(REQUEST_INSERT)
                     .bind(&r.id)
                     .bind(&r.request_id)
@@ -169,6 +166,33 @@ macro_rules! impl_store {
                 Ok(Some(run))
             }
 
+            async fn advisor_cached(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT answer FROM advisor_cache WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn advisor_cache(
+                &self,
+                key: &str,
+                model_id: &str,
+                answer: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO advisor_cache (key, model_id, answer, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(model_id)
+                .bind(answer)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn request_runs(&self, request_id: &str) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
                 use $crate::store::sql::*;
                 let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE request_id = $1 ORDER BY created_at, id");
@@ -186,9 +210,11 @@ macro_rules! impl_store {
                 use $crate::store::sql::*;
                 let (after_ts, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
                 let sql = format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR service_id = $2) \
+                    "SELECT r.*, {STAGE_COLUMNS_ALIASED} FROM (SELECT {RUN_COLUMNS} FROM runs \
+                     WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR service_id = $2) \
                      AND ($3 IS NULL OR profile_id = $3) AND (created_at > $4 OR (created_at = $4 AND id > $5)) \
-                     ORDER BY created_at, id LIMIT $6"
+                     ORDER BY created_at, id LIMIT $6) r LEFT JOIN stages s ON s.run_id = r.id \
+                     ORDER BY r.created_at, r.id, s.position"
                 );
                 let rows = sqlx::query(&sql)
                     .bind(f.status.as_deref())
@@ -199,11 +225,16 @@ macro_rules! impl_store {
                     .bind(f.limit)
                     .fetch_all(&self.pool)
                     .await?;
-                let mut runs = Vec::with_capacity(rows.len());
+                // One query per page: each run's rows arrive together, in stage order.
+                let mut runs: Vec<$crate::store::RunRecord> = Vec::new();
                 for row in &rows {
-                    let mut run = run_from_row(row)?;
-                    run.stages = self.stages_of(&run.id).await?;
-                    runs.push(run);
+                    let id: String = sqlx::Row::try_get(row, "id")?;
+                    if runs.last().is_none_or(|r| r.id != id) {
+                        runs.push(run_from_row(row)?);
+                    }
+                    if let Some(stage) = aliased_stage_from_row(row)? {
+                        runs.last_mut().expect("pushed above").stages.push(stage);
+                    }
                 }
                 Ok(runs)
             }
@@ -436,6 +467,25 @@ macro_rules! impl_store {
                 sqlx::query(RUN_STATUS).bind("failed").bind(message).bind(now).bind(&s.run_id).execute(&mut **tx).await?;
             }
             Ok(done.rows_affected())
+        }
+
+        fn aliased_stage_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<Option<$crate::store::StageRecord>>
+        where
+            for<'a> &'a str: sqlx::ColumnIndex<R>,
+            for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        {
+            let Some(position) = row.try_get::<Option<i64>, _>("s_position")? else { return Ok(None) };
+            Ok(Some($crate::store::StageRecord {
+                position,
+                name: row.try_get::<Option<String>, _>("s_name")?.unwrap_or_default(),
+                status: row.try_get::<Option<String>, _>("s_status")?.unwrap_or_default(),
+                attempts: row.try_get::<Option<i64>, _>("s_attempts")?.unwrap_or_default(),
+                max_attempts: row.try_get::<Option<i64>, _>("s_max_attempts")?.unwrap_or_default(),
+                started_at: row.try_get("s_started_at")?,
+                finished_at: row.try_get("s_finished_at")?,
+                error: row.try_get("s_error")?,
+            }))
         }
 
         fn profile_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<$crate::store::StoredProfile>

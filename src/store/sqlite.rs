@@ -31,6 +31,12 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Take the write lock up front: a deferred transaction that reads and then
+    /// writes fails with "database is locked" instead of waiting its turn.
+    pub(crate) const WRITE_BEGIN: &'static str = "BEGIN IMMEDIATE";
+    /// Writers are already serialised by `BEGIN IMMEDIATE`; nothing more to lock.
+    pub(crate) const ALLOCATION_LOCK: &'static str = "SELECT $1";
+
     fn migrator(&self) -> sqlx::migrate::Migrator {
         sqlx::migrate!("migrations/sqlite")
     }

@@ -1,12 +1,14 @@
 //! Shared test fixtures: fresh databases on both backends, the catalog, examples.
 #![allow(dead_code)]
 
+pub mod converse;
 pub mod moto;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use seccfg::catalog::Catalog;
+use seccfg::knowledge::Knowledge;
 use seccfg::store::{self, Store};
 
 pub fn repo(path: &str) -> PathBuf {
@@ -21,9 +23,16 @@ pub fn example_json(path: &str) -> serde_json::Value {
     serde_json::from_slice(&example(path)).expect("example is JSON")
 }
 
+/// The catalog with the team's control and IAM knowledge, loaded once per test binary.
+pub fn knowledge() -> Arc<Knowledge> {
+    static KNOWLEDGE: OnceLock<Arc<Knowledge>> = OnceLock::new();
+    KNOWLEDGE
+        .get_or_init(|| Arc::new(Knowledge::load(&repo("data"), &repo("knowledge")).expect("knowledge loads")))
+        .clone()
+}
+
 pub fn catalog() -> Arc<Catalog> {
-    static CATALOG: OnceLock<Arc<Catalog>> = OnceLock::new();
-    CATALOG.get_or_init(|| Arc::new(Catalog::load(&repo("data"), &repo("knowledge")).expect("catalog loads"))).clone()
+    knowledge().catalog().clone()
 }
 
 /// The PostgreSQL server the test command prepared (scripts/test).
@@ -89,4 +98,5 @@ pub const PRIORITY: [&str; 30] = [
     "guardduty",
 ];
 
+pub mod api;
 pub mod library_contract;

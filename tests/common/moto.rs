@@ -2,6 +2,7 @@
 //! as the S3 and DynamoDB the tests talk to through the real SDK clients. One server
 //! per test binary, on a free loopback port; the kernel kills it when the test
 //! process exits (`PR_SET_PDEATHSIG` on a thread that lives as long as the process).
+//! `scripts/moto/serve.py` serves one request at a time (see why there).
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -26,7 +27,7 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn moto_server_path() -> String {
+fn venv_python() -> String {
     let out = Command::new(super::repo("scripts/moto/ensure-venv"))
         .stderr(Stdio::inherit())
         .output()
@@ -36,12 +37,13 @@ fn moto_server_path() -> String {
 }
 
 fn start() -> Moto {
-    let server = moto_server_path();
+    let python = venv_python();
+    let serve = super::repo("scripts/moto/serve.py");
     let port = free_port();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut command = Command::new(&server);
-        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut command = Command::new(&python);
+        command.arg(&serve).args(["127.0.0.1", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
         // SAFETY: prctl is async-signal-safe; the parent is this thread, which never ends.
         unsafe {
             command.pre_exec(|| {
@@ -49,7 +51,7 @@ fn start() -> Moto {
                 Ok(())
             });
         }
-        let child = command.spawn().expect("moto_server starts");
+        let child = command.spawn().expect("moto's server starts");
         tx.send(()).unwrap();
         let _keep = child;
         loop {

@@ -24,7 +24,7 @@ pub(crate) fn for_control(input: &StageInput<'_>, control: &ControlDef) -> BTree
         let ids: BTreeSet<String> = control
             .prowler
             .iter()
-            .flat_map(|check| input.catalog.framework_requirements_for_check(framework, check))
+            .flat_map(|check| input.catalog().framework_requirements_for_check(framework, check))
             .map(str::to_string)
             .collect();
         out.insert(framework.id().to_string(), ids.into_iter().collect());
@@ -42,7 +42,7 @@ pub(crate) fn coverage(input: &StageInput<'_>, recs: &[Recommendation]) -> BTree
             let covered: BTreeSet<&String> =
                 recs.iter().flat_map(|r| r.frameworks.get(&id).into_iter().flatten()).collect();
             let mapped = recs.iter().filter(|r| r.frameworks.get(&id).is_some_and(|v| !v.is_empty())).count();
-            let total = input.catalog.framework(framework).map_or(0, |f| f.requirement_count());
+            let total = input.catalog().framework(framework).map_or(0, |f| f.requirement_count());
             (
                 id,
                 Coverage {

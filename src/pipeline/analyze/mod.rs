@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::checks::Checks;
+use super::contracts::Analyzed;
 use super::{Artifact, StageError, StageInput, StageOutput};
-use crate::knowledge::{self, Priority, Selected, Stride, requirements};
+use crate::knowledge::{self, Priority, Stride, requirements};
+use crate::plan::{Plan, PlannedControl};
 
 #[derive(Serialize)]
 pub(crate) struct Trigger {
@@ -54,40 +57,36 @@ pub(crate) struct Analysis {
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let service = input.service()?;
-    let Some(controls) = knowledge::for_service(input.catalog, service) else {
+    let Some(plan) = Plan::build(input.knowledge, input.profile, service) else {
         return Err(StageError::Permanent(format!(
             "no reviewed controls for '{}' and none can be derived from its CloudFormation schemas",
             service.id
         )));
     };
-    let selected = knowledge::select(&controls, input.profile);
-    let recommendations: Vec<Recommendation> = selected.iter().map(|s| recommendation(input, s)).collect();
+    // In definition order: the STRIDE coverage lists controls in that order.
+    let recommendations: Vec<Recommendation> = plan
+        .controls
+        .controls
+        .iter()
+        .filter_map(|c| plan.selected.iter().find(|s| s.id == c.id).map(|s| recommendation(input, c, s)))
+        .collect();
     let analysis = Analysis {
-        catalog_version: input.catalog.version().to_string(),
+        catalog_version: input.catalog().version().to_string(),
         service: service.id.clone(),
         profile_id: input.profile.profile_id.clone(),
-        controls_source: if controls.derived { "derived" } else { "reviewed" },
-        not_selected: not_selected(input, &controls.controls, &selected),
+        controls_source: if plan.derived() { "derived" } else { "reviewed" },
+        not_selected: not_selected(input, &plan),
         priorities: count_priorities(&recommendations),
         framework_coverage: frameworks::coverage(input, &recommendations),
         stride_coverage: stride_coverage(&recommendations),
         recommendations: sorted(recommendations),
     };
-    let output = serde_json::json!({
-        "derived": controls.derived,
-        "selected": analysis.recommendations.iter()
-            .map(|r| serde_json::json!({ "id": r.control_id, "priority": r.priority }))
-            .collect::<Vec<_>>(),
-    });
     let markdown = render::markdown(&analysis);
-    Ok(StageOutput {
-        output,
-        artifacts: vec![Artifact::json("analysis.json", &analysis), Artifact::markdown("analysis.md", markdown)],
-    })
+    let artifacts = vec![Artifact::json("analysis.json", &analysis), Artifact::markdown("analysis.md", markdown)];
+    Ok(StageOutput::new(&Analyzed { plan, checks: Checks::default() }, artifacts))
 }
 
-fn recommendation(input: &StageInput<'_>, s: &Selected<'_>) -> Recommendation {
-    let c = s.control;
+fn recommendation(input: &StageInput<'_>, c: &knowledge::ControlDef, s: &PlannedControl) -> Recommendation {
     let triggered_by: Vec<Trigger> = s
         .triggered_by
         .iter()
@@ -111,9 +110,11 @@ fn recommendation(input: &StageInput<'_>, s: &Selected<'_>) -> Recommendation {
     }
 }
 
-fn not_selected(input: &StageInput<'_>, all: &[knowledge::ControlDef], selected: &[Selected<'_>]) -> Vec<NotSelected> {
-    all.iter()
-        .filter(|c| !selected.iter().any(|s| s.control.id == c.id))
+fn not_selected(input: &StageInput<'_>, plan: &Plan) -> Vec<NotSelected> {
+    plan.controls
+        .controls
+        .iter()
+        .filter(|c| !plan.selected.iter().any(|s| s.id == c.id))
         .map(|c| NotSelected {
             control_id: c.id.clone(),
             title: c.title.clone(),

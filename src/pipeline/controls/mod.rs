@@ -1,22 +1,22 @@
 //! `controls`: the selected controls as deployable artifacts, grouped by type —
 //! detective (AWS Config rules, Security Hub controls), preventive (SCPs),
 //! proactive (CloudFormation Guard rules) and responsive (EventBridge rules with
-//! remediation). Every identifier is checked against the catalog.
+//! remediation). The plan comes from `analyze`; the renderers produce the rules;
+//! this stage checks every identifier against the catalog and hands the rendered
+//! rules to `iac` in its output.
 
-pub mod detective;
-pub mod guard;
 mod render;
-pub mod scp;
+mod verify;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::checks::Checks;
+use super::contracts::ControlsOutput;
 use super::{Artifact, StageError, StageInput, StageOutput};
-use crate::catalog::Catalog;
 use crate::knowledge::{ControlDef, Priority};
+use crate::render::{detective, guard, scp};
 
 #[derive(Serialize)]
 pub(crate) struct ControlEntry {
@@ -25,6 +25,11 @@ pub(crate) struct ControlEntry {
     priority: Priority,
     category: crate::knowledge::Category,
     derived: bool,
+    /// `advisor` for a model's proposal that passed verification; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_id: Option<String>,
     /// detective / preventive / proactive / responsive
     types: Vec<&'static str>,
     config_rule: Option<String>,
@@ -48,24 +53,27 @@ pub(crate) struct ControlsDoc {
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let identity = input.service()?;
-    let (service, selected) = input.selected_controls()?;
-    let controls: Vec<&ControlDef> = selected.iter().filter_map(|(id, _)| service.control(id)).collect();
-    let priorities: BTreeMap<&str, Priority> = selected.iter().map(|(id, p)| (id.as_str(), *p)).collect();
+    let plan = input.plan()?;
+    let service = &plan.controls;
+    let controls = plan.selected_controls();
 
-    let config_rules = detective::config_rules(input.catalog, &service, &controls);
+    let config_rules = detective::config_rules(input.catalog(), service, &controls);
     let event_rules = detective::event_rules(identity, &controls);
     let scps = scp::documents(scp::statements(&controls));
-    let rules = guard::rules_file(&service, &controls);
+    let rules = guard::rules_file(service, &controls);
 
     let mut checks = Checks::default();
-    verify_ids(input.catalog, &controls, &mut checks);
-    scp::verify(input.catalog, &scps, &mut checks);
+    verify::ids(input.catalog(), &controls, &mut checks);
+    verify::scps(input.catalog(), &scps, &mut checks);
     checks.ensure_passed("controls")?;
 
-    let entries: Vec<ControlEntry> =
-        controls.iter().map(|c| entry(c, priorities[c.id.as_str()], service.derived)).collect();
+    let entries: Vec<ControlEntry> = plan
+        .selected
+        .iter()
+        .filter_map(|s| service.control(&s.id).map(|c| entry(c, s.priority, service.derived)))
+        .collect();
     let doc = ControlsDoc {
-        catalog_version: input.catalog.version().into(),
+        catalog_version: input.catalog().version().into(),
         service: identity.id.clone(),
         by_type: by_type(&entries),
         controls: entries,
@@ -76,13 +84,23 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let mut artifacts = vec![
         Artifact::json("controls.json", &doc),
         Artifact::markdown("controls.md", render::markdown(&doc)),
-        Artifact { name: "rules.guard".into(), content_type: "text/plain; charset=utf-8", bytes: rules.into_bytes() },
+        Artifact {
+            name: "rules.guard".into(),
+            content_type: "text/plain; charset=utf-8",
+            bytes: rules.clone().into_bytes(),
+        },
     ];
     for (i, scp) in scps.iter().enumerate() {
         artifacts.push(Artifact::json(&format!("scp-{}.json", i + 1), scp));
     }
-    let output = json!({ "checks": checks.0, "counts": doc.by_type.iter().map(|(k, v)| (k.to_string(), v.len())).collect::<BTreeMap<_, _>>() });
-    Ok(StageOutput { output, artifacts })
+    let output = ControlsOutput {
+        counts: doc.by_type.iter().map(|(k, v)| (k.to_string(), v.len())).collect(),
+        config_rules: doc.config_rules,
+        event_rules: doc.event_rules,
+        guard_rules: rules,
+        checks,
+    };
+    Ok(StageOutput::new(&output, artifacts))
 }
 
 fn entry(c: &ControlDef, priority: Priority, derived: bool) -> ControlEntry {
@@ -106,6 +124,8 @@ fn entry(c: &ControlDef, priority: Priority, derived: bool) -> ControlEntry {
         priority,
         category: c.category,
         derived,
+        source: c.advisor_model.as_ref().map(|_| "advisor"),
+        model_id: c.advisor_model.clone(),
         types,
         config_rule: c.detective.as_ref().map(|d| d.config_rule.clone()),
         security_hub: c.security_hub.clone(),
@@ -125,30 +145,4 @@ fn by_type(entries: &[ControlEntry]) -> BTreeMap<&'static str, Vec<String>> {
         }
     }
     out
-}
-
-/// Every Config rule, Security Hub control, checkov and prowler check id exists.
-fn verify_ids(catalog: &Catalog, controls: &[&ControlDef], checks: &mut Checks) {
-    for c in controls {
-        if let Some(d) = &c.detective {
-            let ok = catalog.config_rule(&d.config_rule).is_some();
-            checks.record("config_rule_exists", format!("{} {}", c.id, d.config_rule), ok, missing(ok));
-        }
-        for id in &c.security_hub {
-            let ok = catalog.security_hub_control(id).is_some();
-            checks.record("security_hub_control_exists", format!("{} {id}", c.id), ok, missing(ok));
-        }
-        for id in &c.checkov {
-            let ok = catalog.checkov_check(id).is_some();
-            checks.record("checkov_check_exists", format!("{} {id}", c.id), ok, missing(ok));
-        }
-        for id in &c.prowler {
-            let ok = catalog.prowler_check(id).is_some();
-            checks.record("prowler_check_exists", format!("{} {id}", c.id), ok, missing(ok));
-        }
-    }
-}
-
-fn missing(ok: bool) -> &'static str {
-    if ok { "" } else { "not in catalog" }
 }

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::cloudformation::remove_path;
 use crate::catalog::{Catalog, CfnResourceType};
 use crate::knowledge::{ControlDef, ServiceControls};
 use crate::pipeline::checks::Checks;
-use crate::pipeline::controls::guard::rule_name;
-
-use super::terraform::TfResource;
+use crate::render::cloudformation::remove_path;
+use crate::render::guard::{self, rule_name};
+use crate::render::terraform::TfResource;
 
 /// Every property the template sets, walked against the resource schema.
 pub fn cfn_properties(catalog: &Catalog, template: &Value, checks: &mut Checks) {
@@ -188,7 +187,7 @@ pub fn guard(sc: &ServiceControls, controls: &[&ControlDef], template: &Value, r
             if passed { "" } else { "rule did not pass on the template" },
         );
         let mutated = without_control(sc, control, template);
-        let own_rule = crate::pipeline::controls::guard::rules_file(sc, &[*control]);
+        let own_rule = guard::rules_file(sc, &[*control]);
         let outcome = evaluate(&mutated, &own_rule).map(|r| r.get(&name).copied().flatten());
         let failed = matches!(outcome, Ok(Some(false)));
         let detail = if failed { String::new() } else { format!("outcome without the control: {outcome:?}") };

@@ -29,9 +29,9 @@
 
 use serde::Serialize;
 
-use super::knowledge::DataReadOverrides;
 use super::names::{verb, words};
 use crate::catalog::Action;
+use crate::knowledge::iam::DataReadOverrides;
 
 const DATA_READ_VERBS: &[&str] = &[
     "Receive",

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::arn::find_action;
-use super::knowledge::Deployer;
 use crate::catalog::Catalog;
+use crate::knowledge::iam::Deployer;
 
 /// CloudFormation handlers whose permissions a deployment exercises (`list` is console only).
 pub const DEPLOY_HANDLERS: [&str; 4] = ["create", "read", "update", "delete"];
@@ -37,13 +37,12 @@ pub struct HandlerPermissions {
     pub pass_role_to: BTreeSet<String>,
 }
 
-/// IAM prefix of a CloudFormation type: the service that claims its namespace, else the
+/// IAM prefix of a CloudFormation type: the service it is linked to (data/links.json), else the
 /// namespace lower-cased (`AWS::SQS::Queue` → `sqs`).
 pub fn prefix_of_type(catalog: &Catalog, type_name: &str) -> String {
     let namespace = type_name.rsplit_once("::").map(|(ns, _)| ns).unwrap_or(type_name);
     catalog
-        .services()
-        .find(|s| s.cloudformation_namespaces.iter().any(|n| n == namespace))
+        .service_of_resource_type(type_name)
         .map(|s| s.iam_prefix.clone())
         .unwrap_or_else(|| namespace.trim_start_matches("AWS::").to_ascii_lowercase())
 }

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::classify::Classification;
-use super::knowledge::Guardrails as Knowledge;
 use super::policy::Statement;
 use crate::input::Profile;
+use crate::knowledge::iam::Guardrails as Knowledge;
 
 #[derive(Debug, Default, Serialize)]
 pub struct GuardrailSet {

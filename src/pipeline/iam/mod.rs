@@ -6,7 +6,6 @@ mod arn;
 mod classify;
 mod deployer;
 mod guardrails;
-mod knowledge;
 mod model;
 mod names;
 mod personas;
@@ -15,15 +14,14 @@ mod render;
 mod verify;
 
 pub use classify::{Classification, RiskFlags};
-pub use knowledge::{IamKnowledge, knowledge};
 pub use policy::{MANAGED_POLICY_LIMIT, PolicyDocument, SCP_LIMIT, Statement};
 
 use std::collections::BTreeSet;
 
-use serde_json::json;
-
+use super::contracts::{IacOutput, IamOutput, PersonaOutput, PolicyDocRef};
 use super::{Artifact, StageError, StageInput, StageOutput};
 use crate::catalog::{Catalog, IamService};
+use crate::knowledge::iam::IamKnowledge;
 use model::{DeployerSummary, DocumentSummary, GuardrailSummary, IamModel, PersonaSummary};
 use personas::Persona;
 use verify::{Subject, Verifier};
@@ -33,23 +31,19 @@ pub fn classify_service(prefix: &str, iam: &IamService, knowledge: &IamKnowledge
     iam.actions.iter().map(|(name, a)| classify::classify(prefix, name, a, &knowledge.data_read)).collect()
 }
 
-/// CloudFormation types the iac stage deployed, when an earlier stage reported them.
-fn deployed_by_iac(input: &StageInput<'_>) -> Option<Vec<String>> {
-    let list = input.previous(super::StageName::Iac)?.get("resource_types")?.as_array()?;
-    Some(list.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-}
-
-/// The iac stage's types, else the reviewed primary types, else every type of the namespace.
-fn deployed_types(input: &StageInput<'_>, knowledge: &IamKnowledge) -> (Vec<String>, &'static str) {
-    if let Some(types) = deployed_by_iac(input) {
-        return (types, "iac");
+/// The iac stage's types (when it ran), else the reviewed primary types, else every
+/// type of the namespace.
+fn deployed_types(input: &StageInput<'_>, knowledge: &IamKnowledge) -> Result<(Vec<String>, &'static str), StageError> {
+    if let Some(iac) = input.read_optional::<IacOutput>()? {
+        return Ok((iac.resource_types, "iac"));
     }
     if let Some(types) = knowledge.deployer.primary_resource_types.get(input.service_id) {
-        return (types.clone(), "catalog (reviewed primary types)");
+        return Ok((types.clone(), "catalog (reviewed primary types)"));
     }
-    let service = input.catalog.service(input.service_id);
-    let all = service.map(|s| input.catalog.resource_types_of(s).map(|(n, _)| n.clone()).collect()).unwrap_or_default();
-    (all, "catalog (every type of the service's namespaces)")
+    let catalog = input.catalog();
+    let service = catalog.service(input.service_id);
+    let all = service.map(|s| catalog.resource_types_of(s).map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+    Ok((all, "catalog (every type of the service's namespaces)"))
 }
 
 /// One persona's artifacts: `iam-policy-<name>.json`, then `-2`, `-3` … when split.
@@ -103,17 +97,17 @@ fn parameter_names<'a>(statements: impl Iterator<Item = &'a Statement>) -> BTree
 }
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
-    let catalog = input.catalog;
+    let catalog = input.catalog();
     let id = input.service_id;
     let service =
         catalog.service(id).ok_or_else(|| StageError::Permanent(format!("service '{id}' is not in the catalog")))?;
     let prefix = service.iam_prefix.as_str();
     let iam =
         catalog.iam(prefix).ok_or_else(|| StageError::Permanent(format!("no IAM facts for prefix '{prefix}'")))?;
-    let knowledge = knowledge()?;
+    let knowledge = input.knowledge.iam();
 
     let classes = classify_service(prefix, iam, knowledge);
-    let (types, types_source) = deployed_types(input, knowledge);
+    let (types, types_source) = deployed_types(input, knowledge)?;
     let handlers = deployer::handler_permissions(catalog, &types, &knowledge.deployer);
     let partition = arn::profile_partition(input.profile);
     let personas = [
@@ -167,17 +161,25 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     artifacts.push(Artifact::markdown("iam-model.md", render::markdown(&model)));
     checks.ensure_passed("iam")?;
 
-    let output = json!({
-        "personas": model.personas.iter().map(|p| json!({
-            "name": p.name,
-            "actions": p.action_count,
-            "documents": p.documents.iter().map(|d| json!({ "artifact": d.artifact, "size": d.size })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "guardrails": model.guardrails.documents.iter().map(|d| d.artifact.clone()).collect::<Vec<_>>(),
-        "deployer_resource_types": types,
-        "dropped_handler_permissions": handlers.dropped.len(),
-        "parameters": model.parameters.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-        "checks": checks,
-    });
-    Ok(StageOutput { output, artifacts })
+    let output = IamOutput {
+        personas: model
+            .personas
+            .iter()
+            .map(|p| PersonaOutput {
+                name: p.name.to_string(),
+                actions: p.action_count,
+                documents: p
+                    .documents
+                    .iter()
+                    .map(|d| PolicyDocRef { artifact: d.artifact.clone(), size: d.size })
+                    .collect(),
+            })
+            .collect(),
+        guardrails: model.guardrails.documents.iter().map(|d| d.artifact.clone()).collect(),
+        deployer_resource_types: types.clone(),
+        dropped_handler_permissions: handlers.dropped.len(),
+        parameters: model.parameters.iter().map(|p| p.name.clone()).collect(),
+        checks,
+    };
+    Ok(StageOutput::new(&output, artifacts))
 }

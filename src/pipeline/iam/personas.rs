@@ -11,10 +11,10 @@ use serde_json::json;
 use super::arn::{find_action, localize, resource_arns};
 use super::classify::Classification;
 use super::deployer::HandlerPermissions;
-use super::knowledge::WorkloadEntry;
 use super::policy::Statement;
 use crate::catalog::Catalog;
 use crate::input::Profile;
+use crate::knowledge::iam::WorkloadEntry;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Persona {

@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::detective::{ConfigRuleSpec, EventRuleSpec};
 use super::values::{self, DATA_KEY};
 use crate::knowledge::path::{Segment, segments};
 use crate::knowledge::{ControlDef, ResourceDef, ServiceControls};
-use crate::pipeline::controls::detective::{ConfigRuleSpec, EventRuleSpec};
 
 /// Resources deployed for the selection: unconditional ones plus companions of selected controls.
 pub fn deployed<'a>(sc: &'a ServiceControls, controls: &[&ControlDef]) -> Vec<&'a ResourceDef> {
@@ -223,6 +223,15 @@ pub fn controls_template(service: &str, config: &[ConfigRuleSpec], events: &[Eve
         });
     }
     template
+}
+
+/// A template as YAML text, date-like scalars (`2010-09-09`) quoted: YAML 1.1
+/// loaders, cfn-lint's among them, would read them as dates, and CloudFormation's
+/// version fields must be strings.
+pub fn yaml(template: &Value) -> Result<String, String> {
+    let body = yaml_serde::to_string(template).map_err(|e| e.to_string())?;
+    let date = regex::Regex::new(r"(?m)^(\s*(?:- )?[A-Za-z0-9_:]+: )(\d{4}-\d{2}-\d{2})$").expect("valid regex");
+    Ok(date.replace_all(&body, "$1'$2'").into_owned())
 }
 
 /// `ConfigRule` + `S3-01` → `ConfigRuleS301` (logical ids are alphanumeric).

@@ -8,11 +8,11 @@ use hcl::expr::Expression;
 use hcl::{Block, Body};
 use serde_json::Value;
 
+use super::detective::{ConfigRuleSpec, EventRuleSpec};
 use super::values::{self, snake};
 use crate::catalog::{Catalog, TerraformBlock};
 use crate::knowledge::path::{Segment, segments};
 use crate::knowledge::{ControlDef, ResourceDef, ServiceControls, Setting};
-use crate::pipeline::controls::detective::{ConfigRuleSpec, EventRuleSpec};
 
 /// A resource block being assembled: attributes and nested blocks (a block name may
 /// repeat, as Terraform allows).

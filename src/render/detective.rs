@@ -1,12 +1,12 @@
 //! AWS Config rules and EventBridge rules from control definitions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, ServiceIdentity};
 use crate::knowledge::{ControlDef, ServiceControls};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfigRuleSpec {
     pub control_id: String,
     pub name: String,
@@ -50,7 +50,7 @@ fn scalar_string(v: &Value) -> String {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventRuleSpec {
     pub control_id: String,
     pub name: String,

@@ -3,11 +3,8 @@
 //! them; tests/iam.rs checks every entry against the catalog.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use serde::Deserialize;
-
-use crate::pipeline::StageError;
 
 #[derive(Debug, Deserialize)]
 pub struct DataReadOverrides {
@@ -59,26 +56,21 @@ pub struct IamKnowledge {
     pub guardrails: Guardrails,
 }
 
-const DATA_READ: &str = include_str!("../../../knowledge/iam/data-read.yaml");
-const WORKLOAD: &str = include_str!("../../../knowledge/iam/workload.yaml");
-const DEPLOYER: &str = include_str!("../../../knowledge/iam/deployer.yaml");
-const GUARDRAILS: &str = include_str!("../../../knowledge/iam/guardrails.yaml");
+const DATA_READ: &str = include_str!("../../knowledge/iam/data-read.yaml");
+const WORKLOAD: &str = include_str!("../../knowledge/iam/workload.yaml");
+const DEPLOYER: &str = include_str!("../../knowledge/iam/deployer.yaml");
+const GUARDRAILS: &str = include_str!("../../knowledge/iam/guardrails.yaml");
 
 fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, String> {
     yaml_serde::from_str(text).map_err(|e| format!("knowledge/iam/{file} is invalid: {e}"))
 }
 
-fn load() -> Result<IamKnowledge, String> {
+/// Parses the compiled-in files; an invalid file is an error naming it.
+pub fn load() -> Result<IamKnowledge, String> {
     Ok(IamKnowledge {
         data_read: parse("data-read.yaml", DATA_READ)?,
         workload: parse("workload.yaml", WORKLOAD)?,
         deployer: parse("deployer.yaml", DEPLOYER)?,
         guardrails: parse("guardrails.yaml", GUARDRAILS)?,
     })
-}
-
-/// The parsed knowledge, parsed once per process.
-pub fn knowledge() -> Result<&'static IamKnowledge, StageError> {
-    static KNOWLEDGE: OnceLock<Result<IamKnowledge, String>> = OnceLock::new();
-    KNOWLEDGE.get_or_init(load).as_ref().map_err(|e| StageError::Permanent(e.clone()))
 }

@@ -1,61 +1,17 @@
-//! Service control policies from the controls' preventive statements, packed into
-//! as few documents as the 5,120-character SCP limit allows.
+//! Checks on the generated SCPs: size within the quota, actions in the catalog (a
+//! wildcard must match at least one action of its prefix), condition keys global or
+//! defined by the action's service.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::catalog::Catalog;
 use crate::knowledge::ControlDef;
 use crate::pipeline::checks::Checks;
-
-pub const SCP_MAX_CHARS: usize = 5_120;
-
-/// Statements with a Sid derived from the control id, in control order.
-pub fn statements(controls: &[&ControlDef]) -> Vec<Value> {
-    controls
-        .iter()
-        .filter_map(|c| {
-            let mut statement = c.preventive.clone()?;
-            statement.as_object_mut()?.insert("Sid".into(), json!(sid(&c.id)));
-            Some(statement)
-        })
-        .collect()
-}
-
-/// Statement id of a control's SCP statement (`S3-04` → `SeccfgS304`; Sids are alphanumeric).
-pub fn sid(control_id: &str) -> String {
-    format!("Seccfg{}", control_id.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
-}
-
-/// Greedy packing in order; a statement larger than the limit on its own is left in
-/// a document of its own and fails the size check.
-pub fn documents(statements: Vec<Value>) -> Vec<Value> {
-    let mut docs: Vec<Vec<Value>> = Vec::new();
-    for statement in statements {
-        let fits = docs.last().is_some_and(|d| {
-            let mut candidate = d.clone();
-            candidate.push(statement.clone());
-            size(&document(candidate)) <= SCP_MAX_CHARS
-        });
-        match docs.last_mut() {
-            Some(d) if fits => d.push(statement),
-            _ => docs.push(vec![statement]),
-        }
-    }
-    docs.into_iter().map(document).collect()
-}
-
-fn document(statements: Vec<Value>) -> Value {
-    json!({ "Version": "2012-10-17", "Statement": statements })
-}
-
-/// Size as AWS counts it for a minified document.
-pub fn size(doc: &Value) -> usize {
-    serde_json::to_string(doc).map_or(usize::MAX, |s| s.chars().count())
-}
+use crate::render::scp::{SCP_MAX_CHARS, size};
 
 /// Actions exist (a wildcard must match at least one action of its prefix) and
 /// condition keys are global or defined by the action's service.
-pub fn verify(catalog: &Catalog, docs: &[Value], checks: &mut Checks) {
+pub fn scps(catalog: &Catalog, docs: &[Value], checks: &mut Checks) {
     for (i, doc) in docs.iter().enumerate() {
         let name = format!("scp-{}.json", i + 1);
         let len = size(doc);
@@ -124,4 +80,30 @@ pub fn condition_key_valid(catalog: &Catalog, key: &str) -> bool {
                 || k.split('/').next().is_some_and(|b| b.eq_ignore_ascii_case(base))
         })
     })
+}
+
+/// Every Config rule, Security Hub control, checkov and prowler check id exists.
+pub fn ids(catalog: &Catalog, controls: &[&ControlDef], checks: &mut Checks) {
+    for c in controls {
+        if let Some(d) = &c.detective {
+            let ok = catalog.config_rule(&d.config_rule).is_some();
+            checks.record("config_rule_exists", format!("{} {}", c.id, d.config_rule), ok, missing(ok));
+        }
+        for id in &c.security_hub {
+            let ok = catalog.security_hub_control(id).is_some();
+            checks.record("security_hub_control_exists", format!("{} {id}", c.id), ok, missing(ok));
+        }
+        for id in &c.checkov {
+            let ok = catalog.checkov_check(id).is_some();
+            checks.record("checkov_check_exists", format!("{} {id}", c.id), ok, missing(ok));
+        }
+        for id in &c.prowler {
+            let ok = catalog.prowler_check(id).is_some();
+            checks.record("prowler_check_exists", format!("{} {id}", c.id), ok, missing(ok));
+        }
+    }
+}
+
+fn missing(ok: bool) -> &'static str {
+    if ok { "" } else { "not in catalog" }
 }
