@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::Principal;
 use crate::catalog::{Catalog, Resolution, Suggestion};
 use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
 use crate::knowledge::Knowledge;
@@ -28,6 +29,8 @@ pub enum AppError {
     ProfileNotFound(String),
     #[error("profile '{0}' has no version {1}")]
     ProfileVersionNotFound(String, i64),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("run '{0}' not found")]
     RunNotFound(String),
     #[error("run '{0}' is not failed, so it cannot be retried")]
@@ -121,7 +124,18 @@ impl App {
 
     /// Validates and stores a profile; the same content twice gives the same version.
     pub async fn submit_profile(&self, document: Value) -> Result<(StoredProfile, bool, Vec<Warning>), AppError> {
+        self.submit_profile_as(document, &Principal::anonymous()).await
+    }
+
+    /// [`submit_profile`](Self::submit_profile) on behalf of `principal`: the first
+    /// writer of a profile id owns it; later versions need the owner or an admin.
+    pub async fn submit_profile_as(
+        &self,
+        document: Value,
+        principal: &Principal,
+    ) -> Result<(StoredProfile, bool, Vec<Warning>), AppError> {
         let (profile, warnings) = Profile::from_value(document)?;
+        self.check_profile_owner(&profile.profile_id, principal).await?;
         let (stored, created) = self
             .store
             .save_profile(&profile.profile_id, &profile.content_hash(), &profile.document.to_string(), now_ms())
@@ -147,7 +161,35 @@ impl App {
     /// Validates a service request, resolves every service, and commits one run
     /// per service before returning: an acknowledged request is never lost.
     pub async fn submit_request(&self, request: &Value, profile: ProfileRef) -> Result<AcceptedRequest, AppError> {
-        self.submit_request_as(uuid::Uuid::new_v4().to_string(), request, profile).await
+        self.submit_request_as(request, profile, &Principal::anonymous()).await
+    }
+
+    /// Refuses a non-admin who does not own an existing profile id (the
+    /// profile-replacement attack: a weakened copy under someone else's id).
+    async fn check_profile_owner(&self, profile_id: &str, principal: &Principal) -> Result<(), AppError> {
+        let now = now_ms();
+        let owner = match self.store.profile_owner(profile_id).await? {
+            Some(owner) => owner,
+            // Profiles stored before ownership existed belong to admins only.
+            None if self.store.profile(profile_id, None).await?.is_some() => "admin".to_string(),
+            None => self.store.claim_profile_owner(profile_id, &principal.name, now).await?,
+        };
+        if owner == principal.name || principal.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "profile '{profile_id}' belongs to another principal; only its owner or an admin may add versions"
+            )))
+        }
+    }
+
+    pub async fn submit_request_as(
+        &self,
+        request: &Value,
+        profile: ProfileRef,
+        principal: &Principal,
+    ) -> Result<AcceptedRequest, AppError> {
+        self.submit_request_with_id(uuid::Uuid::new_v4().to_string(), request, profile, principal).await
     }
 
     /// Submits a request under an id derived from where it came from, once: a second
@@ -158,13 +200,14 @@ impl App {
         id: &str,
         request: &Value,
         profile: ProfileRef,
+        principal: &Principal,
     ) -> Result<(AcceptedRequest, bool), AppError> {
         let (parsed, _) = ServiceRequest::from_value(request)?;
         self.resolve_services(&parsed)?;
         if let Some(existing) = self.existing_request(id, &parsed.request_id).await? {
             return Ok((existing, false));
         }
-        match self.submit_request_as(id.to_string(), request, profile).await {
+        match self.submit_request_with_id(id.to_string(), request, profile, principal).await {
             Ok(accepted) => Ok((accepted, true)),
             // A concurrent delivery committed it first.
             Err(AppError::Store(e)) if e.is_unique_violation() => {
@@ -197,11 +240,12 @@ impl App {
         }))
     }
 
-    async fn submit_request_as(
+    async fn submit_request_with_id(
         &self,
         id: String,
         request: &Value,
         profile: ProfileRef,
+        principal: &Principal,
     ) -> Result<AcceptedRequest, AppError> {
         let (parsed, mut warnings) = ServiceRequest::from_value(request)?;
         let services = self.resolve_services(&parsed)?;
@@ -209,7 +253,7 @@ impl App {
             ProfileRef::Stored { profile_id, version } => self.profile(&profile_id, version).await?,
             ProfileRef::Embedded(doc) => {
                 let (stored, _, profile_warnings) =
-                    self.submit_profile(doc).await.map_err(prefix_pointers("/profile"))?;
+                    self.submit_profile_as(doc, principal).await.map_err(prefix_pointers("/profile"))?;
                 warnings.extend(
                     profile_warnings.into_iter().map(|w| Warning { pointer: format!("/profile{}", w.pointer), ..w }),
                 );

@@ -54,11 +54,35 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate(StoreConfig),
+    /// Manage API keys (stored as SHA-256 hashes; a key is printed once).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        store: StoreConfig,
+    },
     /// Inspect the knowledge catalog.
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        /// Who the key is for (recorded in the audit log as `key:<name>`).
+        #[arg(long)]
+        name: String,
+        /// reader, submitter, approver or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List keys (id, name, role, created, revoked) as JSON lines.
+    List,
+    /// Revoke a key by id; it stops working at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -87,9 +111,57 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys { command, store } => {
+            init_logging(false);
+            keys(command, &store).await
+        }
         Command::Catalog { command } => catalog(command),
         Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
     }
+}
+
+async fn keys(command: KeysCommand, config: &StoreConfig) -> anyhow::Result<ExitCode> {
+    let store = store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
+    store.migrate().await?;
+    match command {
+        KeysCommand::Create { name, role } => {
+            let Some(role) = seccfg::auth::Role::parse(&role) else {
+                eprintln!("--role must be reader, submitter, approver or admin");
+                return Ok(ExitCode::from(2));
+            };
+            if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+                eprintln!("--name must be 1-128 printable characters");
+                return Ok(ExitCode::from(2));
+            }
+            let key = seccfg::auth::keys::generate();
+            let record = seccfg::store::ApiKeyRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                name,
+                role: role.as_str().into(),
+                key_hash: seccfg::auth::keys::hash(&key),
+                created_at: store::now_ms(),
+                revoked_at: None,
+            };
+            store.create_api_key(&record).await?;
+            eprintln!("key {} created; it is shown only now:", record.id);
+            println!("{key}");
+        }
+        KeysCommand::List => {
+            for key in store.api_keys().await? {
+                println!("{}", serde_json::to_string(&key)?);
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store.revoke_api_key(&id, store::now_ms()).await? {
+                eprintln!("no active key with id {id}");
+                return Ok(ExitCode::from(1));
+            }
+            eprintln!("key {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_logging(json: bool) {

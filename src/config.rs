@@ -67,6 +67,11 @@ pub struct ServeConfig {
     #[arg(long, env = "SECCFG_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
 
+    /// `required` (every call but health and the API document needs an API key) or `none`.
+    /// Unset means `none` on a loopback address; `serve` refuses any other address until it is set.
+    #[arg(long, env = "SECCFG_AUTH", value_parser = ["none", "required"])]
+    pub auth: Option<String>,
+
     /// Buckets whose upload events `POST /v1/intake/s3-event` accepts (comma-separated);
     /// unset disables the intake.
     #[arg(long, env = "SECCFG_INTAKE_BUCKETS", value_delimiter = ',')]

@@ -3,6 +3,7 @@
 pub mod advisor;
 pub mod app;
 pub mod approval;
+pub mod auth;
 pub mod aws;
 pub mod catalog;
 pub mod config;

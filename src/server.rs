@@ -7,12 +7,14 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::app::App;
+use crate::auth::Authenticator;
 use crate::config::ServeConfig;
 use crate::engine::{Worker, WorkerConfig};
-use crate::http::{HttpConfig, router};
+use crate::http::{HttpConfig, router_with_auth};
 use crate::intake::S3Intake;
 
 pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
+    let authenticator = authenticator(&app, &config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let worker_config = WorkerConfig {
         lease: Duration::from_secs(config.lease_seconds),
@@ -40,7 +42,7 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
         header_read: Duration::from_secs(config.header_read_timeout_seconds),
         shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
     };
-    let mut routes = router(app, &http);
+    let mut routes = router_with_auth(app, &http, authenticator);
     if let Some(intake) = intake(&config).await {
         routes = routes.layer(axum::Extension(intake));
     }
@@ -56,6 +58,21 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Authentication is off only when asked for, or by default on loopback (the
+/// embedded single-machine set-up); any other address needs `SECCFG_AUTH`.
+fn authenticator(app: &App, config: &ServeConfig) -> anyhow::Result<Authenticator> {
+    match config.auth.as_deref() {
+        Some("required") => Ok(Authenticator::required(app.store.clone())),
+        Some(_) => Ok(Authenticator::none()),
+        None if config.bind.ip().is_loopback() => Ok(Authenticator::none()),
+        None => anyhow::bail!(
+            "refusing to listen on {} without authentication: set SECCFG_AUTH=required (API keys from \
+             `seccfg keys create`) or SECCFG_AUTH=none to run open on purpose",
+            config.bind
+        ),
+    }
 }
 
 struct ConnectionLimits {

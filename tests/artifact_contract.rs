@@ -15,6 +15,7 @@ fn bundle(version: i64) -> BundleRef {
         profile_id: "FIN-PROD-001".into(),
         service_id: "s3".into(),
         bundle_version: version,
+        staging: None,
     }
 }
 
@@ -117,8 +118,13 @@ async fn s3_on_moto_passes_the_contract() {
 #[tokio::test]
 async fn s3_objects_use_the_documented_keys_content_types_and_sse_kms() {
     let (client, bucket, store) = s3_store("seccfg/prod/").await;
-    let b =
-        BundleRef { run_id: "r1".into(), profile_id: "FIN PROD/1".into(), service_id: "sns".into(), bundle_version: 4 };
+    let b = BundleRef {
+        run_id: "r1".into(),
+        profile_id: "FIN PROD/1".into(),
+        service_id: "sns".into(),
+        bundle_version: 4,
+        staging: None,
+    };
     store.put(&b, "template.yaml", "application/yaml", b"Resources: {}\n").await.unwrap();
     store.put(&b, "controls.md", "text/markdown; charset=utf-8", b"# c\n").await.unwrap();
 

@@ -9,7 +9,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::advisor::Advisor;
 use crate::input::Profile;
 use crate::knowledge::Knowledge;
-use crate::pipeline::{self, StageError, StageInput, StageName};
+use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
 
 #[derive(Debug, Clone)]
@@ -97,9 +97,33 @@ impl Worker {
     async fn execute(&self, stage: ClaimedStage) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let heartbeat = self.heartbeat(stage.clone());
-        let outcome = self.outcome(&stage).await;
+        let (mut outcome, artifacts) = self.outcome(&stage).await;
         heartbeat.abort();
+        if matches!(outcome, StageOutcome::Succeeded { .. }) {
+            // Fencing: the attempt's artifacts are published only while its lease is
+            // still held (re-checked and extended right now); a worker that lost
+            // the lease, e.g. after a long pause, abandons its attempt instead.
+            let lease_ms = self.config.lease.as_millis() as i64;
+            if !self.store.extend_lease(&stage, &self.id, now_ms(), lease_ms).await? {
+                self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
+                warn!("lease lost while the stage ran; attempt abandoned, nothing published");
+                return Ok(());
+            }
+            if let Err(e) = self.publish(&stage, &artifacts).await {
+                let error = format!("publishing artifacts: {e}");
+                outcome = match e {
+                    // Different bytes under an immutable name: retrying cannot change that.
+                    StoreError::ArtifactExists(_) => StageOutcome::Permanent { error },
+                    _ => {
+                        StageOutcome::Transient { error, backoff_base_ms: self.config.backoff_base.as_millis() as i64 }
+                    }
+                };
+            }
+        }
         let recorded = self.store.finish_stage(&stage, &self.id, &outcome, now_ms()).await?;
+        if !recorded {
+            self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
+        }
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match (&outcome, recorded) {
             (_, false) => warn!("lease lost before the outcome was recorded; another worker owns the stage"),
@@ -127,19 +151,27 @@ impl Worker {
         })
     }
 
-    async fn outcome(&self, stage: &ClaimedStage) -> StageOutcome {
+    async fn outcome(&self, stage: &ClaimedStage) -> (StageOutcome, Vec<Artifact>) {
         let backoff_base_ms = self.config.backoff_base.as_millis() as i64;
         if !self.config.stage_delay.is_zero() {
             tokio::time::sleep(self.config.stage_delay).await;
         }
         match self.run_stage(stage).await {
-            Ok(output) => StageOutcome::Succeeded { output },
-            Err(StageError::Transient(error)) => StageOutcome::Transient { error, backoff_base_ms },
-            Err(StageError::Permanent(error)) => StageOutcome::Permanent { error },
+            Ok((output, artifacts)) => (StageOutcome::Succeeded { output }, artifacts),
+            Err(StageError::Transient(error)) => (StageOutcome::Transient { error, backoff_base_ms }, Vec::new()),
+            Err(StageError::Permanent(error)) => (StageOutcome::Permanent { error }, Vec::new()),
         }
     }
 
-    async fn run_stage(&self, stage: &ClaimedStage) -> Result<String, StageError> {
+    /// Copies an attempt's artifacts from its own location to the run's.
+    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
+        for artifact in artifacts {
+            self.artifacts.put(&bundle_of(stage), &artifact.name, artifact.content_type, &artifact.bytes).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_stage(&self, stage: &ClaimedStage) -> Result<(String, Vec<Artifact>), StageError> {
         let transient = |e: &dyn std::fmt::Display| StageError::Transient(e.to_string());
         let name = StageName::parse(&stage.name)
             .ok_or_else(|| StageError::Permanent(format!("unknown stage '{}'", stage.name)))?;
@@ -182,12 +214,6 @@ impl Worker {
             .await
             .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??
         };
-        let bundle = BundleRef {
-            run_id: stage.run_id.clone(),
-            profile_id: stage.profile_id.clone(),
-            service_id: stage.service_id.clone(),
-            bundle_version: stage.bundle_version,
-        };
         let mut artifacts = result.artifacts;
         if StageName::PIPELINE.last() == Some(&name) {
             // The run is about to become a succeeded bundle version: compare it with the previous one.
@@ -197,15 +223,31 @@ impl Worker {
                     .map_err(|e| transient(&e))?;
             artifacts.extend(diff);
         }
+        // Written to the attempt's own location first; published only on a lease-checked finish.
+        let staging = BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) };
         for artifact in &artifacts {
-            self.artifacts.put(&bundle, &artifact.name, artifact.content_type, &artifact.bytes).await.map_err(|e| {
-                match e {
-                    // Different bytes under an immutable name: retrying cannot change that.
-                    StoreError::ArtifactExists(_) => StageError::Permanent(e.to_string()),
-                    _ => transient(&e),
-                }
-            })?;
+            self.artifacts
+                .put(&staging, &artifact.name, artifact.content_type, &artifact.bytes)
+                .await
+                .map_err(|e| transient(&e))?;
         }
-        Ok(result.output.to_string())
+        Ok((result.output.to_string(), artifacts))
+    }
+}
+
+/// Where one attempt writes its artifacts before they are published: a location of
+/// its own next to the run's (`<run id>.s2a3` locally for stage 2, attempt 3).
+fn attempt_suffix(stage: &ClaimedStage) -> String {
+    format!("s{}a{}", stage.position, stage.attempt)
+}
+
+/// The run's bundle, where published artifacts live.
+fn bundle_of(stage: &ClaimedStage) -> BundleRef {
+    BundleRef {
+        run_id: stage.run_id.clone(),
+        profile_id: stage.profile_id.clone(),
+        service_id: stage.service_id.clone(),
+        bundle_version: stage.bundle_version,
+        staging: None,
     }
 }

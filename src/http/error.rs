@@ -42,6 +42,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("authentication required: send Authorization: Bearer <API key>")]
+    Unauthorized,
+    #[error("this call needs the {0} role")]
+    Forbidden(&'static str),
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("the request body exceeds the {0}-byte limit")]
@@ -77,6 +81,8 @@ impl From<ApiError> for Problem {
             ApiError::App(app) => app_problem(app),
             ApiError::BadRequest(m) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", m),
             ApiError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
+            ApiError::Unauthorized => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
+            ApiError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             ApiError::UnsupportedMediaType => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", e.to_string())
             }
@@ -143,6 +149,7 @@ fn app_problem(e: AppError) -> Problem {
             Problem::new(StatusCode::NOT_FOUND, "profile-not-found", detail)
         }
         AppError::RunNotFound(_) => Problem::new(StatusCode::NOT_FOUND, "run-not-found", detail),
+        AppError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
         AppError::RunNotRetryable(_) => Problem::new(StatusCode::CONFLICT, "run-not-retryable", detail),
         AppError::RunNotSucceeded(..) => Problem::new(StatusCode::CONFLICT, "run-not-succeeded", detail),
         AppError::NoPreviousVersion(_) => Problem::new(StatusCode::NOT_FOUND, "no-previous-version", detail),

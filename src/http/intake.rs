@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
 use crate::app::App;
+use crate::auth::Principal;
 use crate::intake::{IntakeError, S3Intake, Submitted};
 
 pub fn router() -> Router<Arc<App>> {
@@ -64,12 +65,13 @@ pub struct IntakeResponse {
 pub async fn s3_event(
     State(app): State<Arc<App>>,
     intake: Option<Extension<Arc<S3Intake>>>,
+    principal: Principal,
     JsonBody(event): JsonBody,
 ) -> ApiResult<Response> {
     let Some(Extension(intake)) = intake else {
         return Err(ApiError::Intake(IntakeError::NotConfigured));
     };
-    let (object, submitted) = intake.submit(&app, &event).await.map_err(ApiError::Intake)?;
+    let (object, submitted) = intake.submit(&app, &event, &principal).await.map_err(ApiError::Intake)?;
     let source = IntakeSource { bucket: object.bucket, key: object.key, version_id: object.version_id };
     Ok(match submitted {
         Submitted::Request { accepted, created } => {

@@ -2,11 +2,14 @@
 //! with `nest`; every error leaves through [`error::Problem`].
 
 mod approval;
+mod audit;
+pub mod auth;
 mod catalog;
 mod diff;
 pub mod error;
 mod extract;
 mod health;
+mod idempotency;
 mod intake;
 mod library;
 mod profiles;
@@ -28,7 +31,9 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::App;
+use auth::DocumentAuth;
 use error::{ApiError, Problem};
+use idempotency::DocumentIdempotency;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,14 +47,17 @@ use error::{ApiError, Problem};
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
         approval::decide, approval::decision, diff::diff,
         library::services, library::service, library::controls,
+        audit::list,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
         intake::IntakeResponse, intake::IntakeSource,
         catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl,
         approval::ApprovalBody, approval::WaiverBody, approval::DecisionResponse, crate::library::DecisionRecord,
         crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, crate::library::ApprovedBundle,
-        crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion)),
-    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "health"))
+        crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion,
+        audit::AuditPage, crate::store::AuditEntry)),
+    modifiers(&DocumentAuth, &DocumentIdempotency),
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -72,8 +80,16 @@ pub struct HttpConfig {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The API without authentication: every caller is the anonymous admin.
 pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
+    router_with_auth(app, config, crate::auth::Authenticator::none())
+}
+
+/// The API with `authenticator` deciding who calls; roles per route in [`auth::ROUTES`].
+pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate::auth::Authenticator) -> Router {
+    let auth_state = Arc::new(auth::AuthState { authenticator, store: app.store.clone() });
     let api = Router::new()
+        .route("/v1/audit", get(audit::list))
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
         .nest("/v1/runs", runs::router().merge(approval::router()).merge(diff::router()))
@@ -82,6 +98,8 @@ pub fn router(app: Arc<App>, config: &HttpConfig) -> Router {
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route_layer(axum::middleware::from_fn_with_state(app.store.clone(), idempotency::idempotency))
+        .route_layer(axum::middleware::from_fn_with_state(auth_state, auth::authorize))
         .with_state(app);
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::error::{ApiResult, Problem};
 use super::extract::JsonBody;
 use crate::app::App;
+use crate::auth::Principal;
 use crate::input::Warning;
 use crate::store::StoredProfile;
 
@@ -66,8 +67,12 @@ pub fn router() -> Router<Arc<App>> {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(app): State<Arc<App>>, JsonBody(doc): JsonBody) -> ApiResult<impl IntoResponse> {
-    let (stored, created, warnings) = app.submit_profile(doc).await?;
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    JsonBody(doc): JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    let (stored, created, warnings) = app.submit_profile_as(doc, &principal).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let location = format!("/v1/profiles/{}/versions/{}", stored.profile_id, stored.version);
     Ok((status, [(header::LOCATION, location)], Json(ProfileResponse::new(stored, Some(created), warnings))))

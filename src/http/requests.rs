@@ -7,10 +7,13 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
+use serde_json::Value;
 
-use super::error::{ApiResult, Problem};
+use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
-use crate::app::{AcceptedRequest, App};
+use crate::app::{AcceptedRequest, App, ProfileRef};
+use crate::auth::Principal;
+use crate::input::{FieldError, InputError};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new().route("/", post(create))
@@ -28,9 +31,52 @@ pub fn router() -> Router<Arc<App>> {
         (status = 404, description = "Unknown profile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields or unknown services", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create(State(app): State<Arc<App>>, JsonBody(mut body): JsonBody) -> ApiResult<impl IntoResponse> {
-    let profile = crate::app::take_profile_ref(&mut body)?;
-    let accepted: AcceptedRequest = app.submit_request(&body, profile).await?;
+pub async fn create(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    JsonBody(mut body): JsonBody,
+) -> ApiResult<impl IntoResponse> {
+    let profile = profile_ref(&mut body)?;
+    let accepted: AcceptedRequest = app.submit_request_as(&body, profile, &principal).await?;
     let location = accepted.runs.first().map(|r| format!("/v1/runs/{}", r.run_id)).unwrap_or_default();
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(accepted)))
+}
+
+/// Takes the profile reference out of the body, leaving the verbatim request.
+fn profile_ref(body: &mut Value) -> Result<ProfileRef, ApiError> {
+    let field = |pointer: &str, detail: &str| {
+        ApiError::from(crate::app::AppError::Input(InputError::Fields(vec![FieldError {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }])))
+    };
+    let Some(obj) = body.as_object_mut() else {
+        return Err(field("", "must be an object"));
+    };
+    let id = obj.remove("profile_id");
+    let version = obj.remove("profile_version");
+    let embedded = obj.remove("profile");
+    match (id, embedded) {
+        (Some(_), Some(_)) => Err(field("/profile", "give either profile_id or profile, not both")),
+        (None, Some(doc)) => Ok(ProfileRef::Embedded(doc)),
+        (Some(Value::String(profile_id)), None) => {
+            if profile_id.is_empty()
+                || profile_id.len() > 128
+                || !profile_id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            {
+                return Err(field("/profile_id", "must be 1–128 letters, digits, '-', '_' or '.'"));
+            }
+            let version = match version {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_i64()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| field("/profile_version", "must be an integer ≥ 1"))?,
+                ),
+            };
+            Ok(ProfileRef::Stored { profile_id, version })
+        }
+        (Some(_), None) => Err(field("/profile_id", "must be a string")),
+        (None, None) => Err(field("/profile_id", "is required (or embed the profile as /profile)")),
+    }
 }

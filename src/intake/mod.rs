@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use crate::app::{AcceptedRequest, App, AppError, take_profile_ref};
+use crate::auth::Principal;
 use crate::input::{Warning, parse_json};
 use crate::store::StoredProfile;
 pub use event::ObjectRef;
@@ -53,7 +54,13 @@ impl S3Intake {
         S3Intake { client, buckets, max_bytes }
     }
 
-    pub async fn submit(&self, app: &App, event: &Value) -> Result<(ObjectRef, Submitted), IntakeError> {
+    /// Submits what the event names on behalf of `principal` (the caller of the intake).
+    pub async fn submit(
+        &self,
+        app: &App,
+        event: &Value,
+        principal: &Principal,
+    ) -> Result<(ObjectRef, Submitted), IntakeError> {
         let object = event::parse(event).map_err(AppError::from)?;
         if !self.buckets.contains(&object.bucket) {
             return Err(IntakeError::UnknownBucket(object.bucket));
@@ -65,10 +72,11 @@ impl S3Intake {
         let mut document = parse_json(&bytes).map_err(AppError::from)?;
         let submitted = if is_request(&document) {
             let profile = take_profile_ref(&mut document)?;
-            let (accepted, created) = app.submit_request_once(&request_id_for(&object), &document, profile).await?;
+            let (accepted, created) =
+                app.submit_request_once(&request_id_for(&object), &document, profile, principal).await?;
             Submitted::Request { accepted, created }
         } else {
-            let (profile, created, warnings) = app.submit_profile(document).await?;
+            let (profile, created, warnings) = app.submit_profile_as(document, principal).await?;
             Submitted::Profile { profile, created, warnings }
         };
         Ok((object, submitted))

@@ -83,6 +83,14 @@ pub struct IamOutput {
     pub checks: Checks,
 }
 
+/// `profile`: how many questions of the service profile were answered from facts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileOutput {
+    pub answered: usize,
+    pub not_established: usize,
+    pub checks: Checks,
+}
+
 /// `verify`: the bundle passed every check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verified {
@@ -107,6 +115,7 @@ contract!(Analyzed, Analyze);
 contract!(ControlsOutput, Controls);
 contract!(IacOutput, Iac);
 contract!(IamOutput, Iam);
+contract!(ProfileOutput, Profile);
 contract!(Verified, Verify);
 
 /// Parses a stored output as its stage's contract.
@@ -125,6 +134,7 @@ pub fn checks_of(stage: StageName, value: &serde_json::Value) -> Result<Checks, 
         StageName::Controls => parse::<ControlsOutput>(value)?.checks,
         StageName::Iac => parse::<IacOutput>(value)?.checks,
         StageName::Iam => parse::<IamOutput>(value)?.checks,
+        StageName::Profile => parse::<ProfileOutput>(value)?.checks,
         StageName::Verify => parse::<Verified>(value)?.checks,
     })
 }

@@ -16,6 +16,7 @@ pub mod contracts;
 pub mod controls;
 pub mod iac;
 pub mod iam;
+pub mod profile;
 pub mod verify;
 
 use serde::Serialize;
@@ -38,6 +39,7 @@ pub enum StageName {
     Controls,
     Iac,
     Iam,
+    Profile,
     Verify,
 }
 
@@ -48,6 +50,7 @@ impl StageName {
         StageName::Controls,
         StageName::Iac,
         StageName::Iam,
+        StageName::Profile,
         StageName::Verify,
     ];
 
@@ -68,6 +71,7 @@ impl StageName {
             StageName::Controls => "controls",
             StageName::Iac => "iac",
             StageName::Iam => "iam",
+            StageName::Profile => "profile",
             StageName::Verify => "verify",
         }
     }
@@ -182,6 +186,7 @@ pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput
         StageName::Controls => controls::run(input),
         StageName::Iac => iac::run(input),
         StageName::Iam => iam::run(input),
+        StageName::Profile => profile::run(input),
         StageName::Verify => verify::run(input),
     }
 }

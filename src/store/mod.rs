@@ -136,6 +136,57 @@ pub enum StageOutcome {
     },
 }
 
+/// An API key as stored: its hash, never the key.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// One mutating call, as recorded in the audit log.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub principal: String,
+    /// Method and route, e.g. `POST /v1/profiles`.
+    pub action: String,
+    /// The request path.
+    pub target: String,
+    pub status: i64,
+    pub request_id: String,
+}
+
+/// A stored answer to a POST sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    pub status: i64,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What a new `Idempotency-Key` call finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// First use: the caller now holds the key and must complete or abort it.
+    New,
+    /// The same key is being processed by another call.
+    InProgress {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        response: IdempotentResponse,
+    },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The control library kept in the same database (its tables come with [`Store::migrate`]).
@@ -178,12 +229,37 @@ pub trait Store: Send + Sync + 'static {
         outcome: &StageOutcome,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Marks an attempt that lost its lease as abandoned (finished, outcome `abandoned`).
+    async fn abandon_attempt(&self, stage: &ClaimedStage, worker: &str, now: i64) -> StoreResult<()>;
     /// Hands a worker's leases back at shutdown so another worker may claim them at once.
     async fn release_leases(&self, worker: &str, now: i64) -> StoreResult<u64>;
     /// Re-queues a failed run's failed stage with fresh attempts.
     async fn retry_run(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Highest bundle version so far for a (service, profile) pair.
     async fn latest_bundle_version(&self, service_id: &str, profile_id: &str) -> StoreResult<i64>;
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Marks a key revoked; false when no unrevoked key has that id.
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Records `owner` for a profile id unless one is recorded; returns the recorded owner.
+    async fn claim_profile_owner(&self, profile_id: &str, owner: &str, now: i64) -> StoreResult<String>;
+    async fn profile_owner(&self, profile_id: &str) -> StoreResult<Option<String>>;
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Audit entries after `(at, id)`, oldest first.
+    async fn audit(&self, after: Option<(i64, String)>, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+    /// Takes `(principal, key)` for a call with `fingerprint`, forgetting entries older than `expired_before`.
+    async fn idempotency_begin(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        expired_before: i64,
+    ) -> StoreResult<IdempotencyState>;
+    async fn idempotency_complete(&self, principal: &str, key: &str, response: &IdempotentResponse) -> StoreResult<()>;
+    /// Releases a key whose call failed with a server error, so it may be retried.
+    async fn idempotency_abort(&self, principal: &str, key: &str) -> StoreResult<()>;
     /// Every recorded stage execution (for audits and concurrency tests).
     async fn stage_attempts(&self, run_id: &str) -> StoreResult<Vec<(i64, i64, String, i64, Option<i64>)>>;
 }

@@ -22,6 +22,26 @@ pub const RUN_COLUMNS: &str = "id, request_id, service_id, service_name, profile
 pub const STAGE_COLUMNS_ALIASED: &str = "s.position AS s_position, s.name AS s_name, s.status AS s_status, \
      s.attempts AS s_attempts, s.max_attempts AS s_max_attempts, s.started_at AS s_started_at, \
      s.finished_at AS s_finished_at, s.error AS s_error";
+pub const API_KEY_COLUMNS: &str = "id, name, role, key_hash, created_at, revoked_at";
+pub const API_KEY_INSERT: &str =
+    "INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
+pub const API_KEY_REVOKE: &str = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+pub const OWNER_CLAIM: &str =
+    "INSERT INTO profile_owners (profile_id, owner, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub const OWNER_OF: &str = "SELECT owner FROM profile_owners WHERE profile_id = $1";
+pub const AUDIT_INSERT: &str = "INSERT INTO audit_log (id, at, principal, action, target, status, request_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const AUDIT_PAGE: &str = "SELECT id, at, principal, action, target, status, request_id FROM audit_log \
+     WHERE at > $1 OR (at = $1 AND id > $2) ORDER BY at, id LIMIT $3";
+pub const IDEMPOTENCY_EXPIRE: &str =
+    "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at < $3";
+pub const IDEMPOTENCY_TAKE: &str = "INSERT INTO idempotency_keys (principal, key, fingerprint, status, created_at) \
+     VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING";
+pub const IDEMPOTENCY_GET: &str = "SELECT fingerprint, status, content_type, location, body FROM idempotency_keys \
+     WHERE principal = $1 AND key = $2";
+pub const IDEMPOTENCY_COMPLETE: &str = "UPDATE idempotency_keys SET status = $1, content_type = $2, location = $3, \
+     body = $4 WHERE principal = $5 AND key = $6";
+pub const IDEMPOTENCY_ABORT: &str = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND status = 0";
 pub const STAGES_OF_RUN: &str = "SELECT position, name, status, attempts, max_attempts, started_at, finished_at, error \
      FROM stages WHERE run_id = $1 ORDER BY position";
 pub const STAGE_OUTPUTS: &str =
@@ -379,6 +399,24 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn abandon_attempt(
+                &self,
+                s: &$crate::store::ClaimedStage,
+                worker: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::ATTEMPT_FINISH)
+                    .bind(now)
+                    .bind("abandoned")
+                    .bind(&s.run_id)
+                    .bind(s.position)
+                    .bind(s.attempt)
+                    .bind(worker)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn release_leases(&self, worker: &str, now: i64) -> $crate::store::StoreResult<u64> {
                 let done = sqlx::query($crate::store::sql::RELEASE_LEASES).bind(now).bind(worker).execute(&self.pool).await?;
                 Ok(done.rows_affected())
@@ -403,6 +441,143 @@ macro_rules! impl_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(v)
+            }
+
+            async fn create_api_key(&self, k: &$crate::store::ApiKeyRecord) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::API_KEY_INSERT)
+                    .bind(&k.id)
+                    .bind(&k.name)
+                    .bind(&k.role)
+                    .bind(&k.key_hash)
+                    .bind(k.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn api_keys(&self) -> $crate::store::StoreResult<Vec<$crate::store::ApiKeyRecord>> {
+                let sql = format!("SELECT {} FROM api_keys ORDER BY created_at, id", $crate::store::sql::API_KEY_COLUMNS);
+                let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn api_key_by_hash(&self, hash: &str) -> $crate::store::StoreResult<Option<$crate::store::ApiKeyRecord>> {
+                let sql = format!("SELECT {} FROM api_keys WHERE key_hash = $1", $crate::store::sql::API_KEY_COLUMNS);
+                let row = sqlx::query(&sql).bind(hash).fetch_optional(&self.pool).await?;
+                row.as_ref().map(api_key_from_row).transpose()
+            }
+
+            async fn revoke_api_key(&self, id: &str, now: i64) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query($crate::store::sql::API_KEY_REVOKE).bind(now).bind(id).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn claim_profile_owner(&self, profile_id: &str, owner: &str, now: i64) -> $crate::store::StoreResult<String> {
+                sqlx::query($crate::store::sql::OWNER_CLAIM).bind(profile_id).bind(owner).bind(now).execute(&self.pool).await?;
+                let owner: String =
+                    sqlx::query_scalar($crate::store::sql::OWNER_OF).bind(profile_id).fetch_one(&self.pool).await?;
+                Ok(owner)
+            }
+
+            async fn profile_owner(&self, profile_id: &str) -> $crate::store::StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar($crate::store::sql::OWNER_OF).bind(profile_id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn record_audit(&self, e: &$crate::store::AuditEntry) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::AUDIT_INSERT)
+                    .bind(&e.id)
+                    .bind(e.at)
+                    .bind(&e.principal)
+                    .bind(&e.action)
+                    .bind(&e.target)
+                    .bind(e.status)
+                    .bind(&e.request_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit(
+                &self,
+                after: Option<(i64, String)>,
+                limit: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
+                use sqlx::Row;
+                let (at, id) = after.unwrap_or((i64::MIN, String::new()));
+                let rows = sqlx::query($crate::store::sql::AUDIT_PAGE).bind(at).bind(id).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::AuditEntry {
+                            id: r.try_get("id")?,
+                            at: r.try_get("at")?,
+                            principal: r.try_get("principal")?,
+                            action: r.try_get("action")?,
+                            target: r.try_get("target")?,
+                            status: r.try_get("status")?,
+                            request_id: r.try_get("request_id")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn idempotency_begin(
+                &self,
+                principal: &str,
+                key: &str,
+                fingerprint: &str,
+                now: i64,
+                expired_before: i64,
+            ) -> $crate::store::StoreResult<$crate::store::IdempotencyState> {
+                use sqlx::Row;
+                use $crate::store::sql::*;
+                use $crate::store::{IdempotencyState, IdempotentResponse};
+                sqlx::query(IDEMPOTENCY_EXPIRE).bind(principal).bind(key).bind(expired_before).execute(&self.pool).await?;
+                let taken = sqlx::query(IDEMPOTENCY_TAKE)
+                    .bind(principal)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                if taken.rows_affected() == 1 {
+                    return Ok(IdempotencyState::New);
+                }
+                let row = sqlx::query(IDEMPOTENCY_GET).bind(principal).bind(key).fetch_one(&self.pool).await?;
+                let fingerprint: String = row.try_get("fingerprint")?;
+                let status: i64 = row.try_get("status")?;
+                if status == 0 {
+                    return Ok(IdempotencyState::InProgress { fingerprint });
+                }
+                let response = IdempotentResponse {
+                    status,
+                    content_type: row.try_get("content_type")?,
+                    location: row.try_get("location")?,
+                    body: row.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                };
+                Ok(IdempotencyState::Done { fingerprint, response })
+            }
+
+            async fn idempotency_complete(
+                &self,
+                principal: &str,
+                key: &str,
+                r: &$crate::store::IdempotentResponse,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::IDEMPOTENCY_COMPLETE)
+                    .bind(r.status)
+                    .bind(&r.content_type)
+                    .bind(&r.location)
+                    .bind(&r.body)
+                    .bind(principal)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn idempotency_abort(&self, principal: &str, key: &str) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::IDEMPOTENCY_ABORT).bind(principal).bind(key).execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn stage_attempts(
@@ -486,6 +661,23 @@ macro_rules! impl_store {
                 finished_at: row.try_get("s_finished_at")?,
                 error: row.try_get("s_error")?,
             }))
+        }
+
+        fn api_key_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<$crate::store::ApiKeyRecord>
+        where
+            for<'a> &'a str: sqlx::ColumnIndex<R>,
+            for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        {
+            Ok($crate::store::ApiKeyRecord {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                role: row.try_get("role")?,
+                key_hash: row.try_get("key_hash")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
         }
 
         fn profile_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<$crate::store::StoredProfile>

@@ -2,7 +2,7 @@
 //! the profile's own facts), which STRIDE threats it mitigates, and which
 //! requirements of the profile's frameworks it satisfies.
 
-mod frameworks;
+pub(crate) mod frameworks;
 mod render;
 
 use std::collections::BTreeMap;

@@ -23,9 +23,14 @@ impl LocalArtifactStore {
         LocalArtifactStore { root: root.into(), lock: tokio::sync::Mutex::new(()) }
     }
 
+    /// `<root>/<run_id>`, or `<root>/<run_id>.<staging>` for an attempt's own files.
     fn run_dir(&self, bundle: &BundleRef) -> StoreResult<PathBuf> {
-        valid_name(&bundle.run_id)?;
-        Ok(self.root.join(&bundle.run_id))
+        let dir = match &bundle.staging {
+            Some(s) => format!("{}.{s}", bundle.run_id),
+            None => bundle.run_id.clone(),
+        };
+        valid_name(&dir)?;
+        Ok(self.root.join(dir))
     }
 
     async fn index(dir: &Path) -> StoreResult<Vec<ArtifactInfo>> {

@@ -41,6 +41,9 @@ pub struct BundleRef {
     pub profile_id: String,
     pub service_id: String,
     pub bundle_version: i64,
+    /// An attempt's private location (`s{stage}a{attempt}`), published to the bundle
+    /// only after the worker re-checks its lease; `None` is the bundle itself.
+    pub staging: Option<String>,
 }
 
 impl From<&RunRecord> for BundleRef {
@@ -50,6 +53,7 @@ impl From<&RunRecord> for BundleRef {
             profile_id: run.profile_id.clone(),
             service_id: run.service_id.clone(),
             bundle_version: run.bundle_version,
+            staging: None,
         }
     }
 }

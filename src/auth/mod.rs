@@ -1,0 +1,123 @@
+//! Who is calling and what they may do: principals, roles and the API-key
+//! scheme. The HTTP layer (`http/auth.rs`) turns a bearer credential into a
+//! [`Principal`] with this module and checks it against its per-route table.
+
+pub mod keys;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::store::Store;
+
+/// What a principal may do. `admin` may do everything; every role may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    Submitter,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Reader, Role::Submitter, Role::Approver, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Submitter => "submitter",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The caller of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Stable name: `key:<name>` for API keys, `anonymous` without authentication.
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    /// Everyone, when authentication is switched off (loopback embedded default, CLI).
+    pub fn anonymous() -> Principal {
+        Principal { name: "anonymous".into(), roles: vec![Role::Admin] }
+    }
+
+    /// Whether this principal holds `role` (admin holds every role; any role may read).
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&Role::Admin)
+            || role == Role::Reader && !self.roles.is_empty()
+            || self.roles.contains(&role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+}
+
+/// How callers are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every caller is the anonymous admin (`SECCFG_AUTH=none`, or loopback by default).
+    None,
+    /// Every call but health and the API document needs an API key.
+    Required,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required")]
+    Missing,
+    #[error("the credential is not valid")]
+    Invalid,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Resolves bearer credentials to principals.
+pub struct Authenticator {
+    pub mode: AuthMode,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl Authenticator {
+    pub fn none() -> Authenticator {
+        Authenticator { mode: AuthMode::None, store: None }
+    }
+
+    pub fn required(store: Arc<dyn Store>) -> Authenticator {
+        Authenticator { mode: AuthMode::Required, store: Some(store) }
+    }
+
+    /// The principal for an `Authorization` header value (or its absence).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        let store = match (self.mode, &self.store) {
+            (AuthMode::None, _) | (_, None) => return Ok(Principal::anonymous()),
+            (AuthMode::Required, Some(store)) => store,
+        };
+        let header = authorization.ok_or(AuthError::Missing)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(AuthError::Invalid)?;
+        if !keys::looks_like_key(token) {
+            return Err(AuthError::Invalid);
+        }
+        let key = store.api_key_by_hash(&keys::hash(token)).await?.ok_or(AuthError::Invalid)?;
+        if key.revoked_at.is_some() {
+            return Err(AuthError::Invalid);
+        }
+        let role = Role::parse(&key.role).ok_or(AuthError::Invalid)?;
+        Ok(Principal { name: format!("key:{}", key.name), roles: vec![role] })
+    }
+}
