@@ -72,6 +72,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SECCFG_AUTH", value_parser = ["none", "required"])]
     pub auth: Option<String>,
 
+    /// Calls per second per authenticated principal (bursts of twice that) before 429; 0 = no limit.
+    #[arg(long, env = "SECCFG_RATE_LIMIT_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+
     /// Buckets whose upload events `POST /v1/intake/s3-event` accepts (comma-separated);
     /// unset disables the intake.
     #[arg(long, env = "SECCFG_INTAKE_BUCKETS", value_delimiter = ',')]

@@ -64,7 +64,9 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
 /// embedded single-machine set-up); any other address needs `SECCFG_AUTH`.
 fn authenticator(app: &App, config: &ServeConfig) -> anyhow::Result<Authenticator> {
     match config.auth.as_deref() {
-        Some("required") => Ok(Authenticator::required(app.store.clone())),
+        Some("required") => {
+            Ok(Authenticator::required(app.store.clone()).with_rate_limit(config.rate_limit_per_second))
+        }
         Some(_) => Ok(Authenticator::none()),
         None if config.bind.ip().is_loopback() => Ok(Authenticator::none()),
         None => anyhow::bail!(

@@ -317,3 +317,33 @@ fn serve_refuses_an_open_non_loopback_address() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SECCFG_AUTH"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_principal_is_rate_limited_with_retry_after() {
+    let (store, _, _db) = common::fresh_sqlite().await;
+    let artifacts = tempfile::tempdir().unwrap();
+    let app = Arc::new(App::new(store, Arc::new(LocalArtifactStore::new(artifacts.path())), common::knowledge()));
+    let config = HttpConfig { body_limit: 256 * 1024, request_timeout: Duration::from_secs(30) };
+    let authenticator = Authenticator::required(app.store.clone()).with_rate_limit(1);
+    let router = router_with_auth(app.clone(), &config, authenticator);
+    let api = Api { router, app, _dirs: (tempfile::tempdir().unwrap(), artifacts) };
+    let (busy, _) = new_key(&api.app.store, "busy", Role::Reader).await;
+    let (calm, _) = new_key(&api.app.store, "calm", Role::Reader).await;
+    // A burst of twice the rate passes, the next call does not.
+    for _ in 0..2 {
+        assert_eq!(call(&api, "GET", "/v1/runs", Some(&busy), None).await.0, StatusCode::OK);
+    }
+    let req = Request::builder()
+        .uri("/v1/runs")
+        .header(header::AUTHORIZATION, format!("Bearer {busy}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
+    let retry_after: u64 = res.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    // Other principals and public endpoints are unaffected.
+    assert_eq!(call(&api, "GET", "/v1/runs", Some(&calm), None).await.0, StatusCode::OK);
+    assert_eq!(call(&api, "GET", "/healthz", Some(&busy), None).await.0, StatusCode::OK);
+}

@@ -83,19 +83,41 @@ pub enum AuthError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Resolves bearer credentials to principals.
+/// Resolves bearer credentials to principals, and limits each principal's rate.
 pub struct Authenticator {
     pub mode: AuthMode,
     store: Option<Arc<dyn Store>>,
+    limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl Authenticator {
     pub fn none() -> Authenticator {
-        Authenticator { mode: AuthMode::None, store: None }
+        Authenticator { mode: AuthMode::None, store: None, limiter: None }
     }
 
     pub fn required(store: Arc<dyn Store>) -> Authenticator {
-        Authenticator { mode: AuthMode::Required, store: Some(store) }
+        Authenticator { mode: AuthMode::Required, store: Some(store), limiter: None }
+    }
+
+    /// At most `per_second` calls per second per authenticated principal, with bursts
+    /// of twice that; 0 switches the limit off.
+    pub fn with_rate_limit(mut self, per_second: u32) -> Authenticator {
+        self.limiter = std::num::NonZeroU32::new(per_second).map(|rate| {
+            let burst = rate.saturating_mul(std::num::NonZeroU32::new(2).expect("2 is not zero"));
+            governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
+        });
+        self
+    }
+
+    /// `Err(wait)` when `principal` is over its rate.
+    pub fn admit(&self, principal: &Principal) -> Result<(), std::time::Duration> {
+        use governor::clock::Clock;
+        match &self.limiter {
+            Some(limiter) if self.mode == AuthMode::Required => limiter
+                .check_key(&principal.name)
+                .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now())),
+            _ => Ok(()),
+        }
     }
 
     /// The principal for an `Authorization` header value (or its absence).

@@ -77,6 +77,14 @@ pub async fn authorize(
     let target = request.uri().path().to_string();
     let request_id =
         request.headers().get(super::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    if access != Access::Public
+        && let Err(wait) = auth.authenticator.admit(&principal)
+    {
+        let mut response = ApiError::TooManyRequests.into_response();
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        return response;
+    }
     let response = match access {
         Access::Needs(role) if !principal.has(role) => ApiError::Forbidden(role.as_str()).into_response(),
         _ => {
@@ -155,6 +163,9 @@ impl utoipa::Modify for DocumentAuth {
                 responses
                     .entry("403".into())
                     .or_insert_with(|| problem("The credential lacks the role this call needs").into());
+                responses.entry("429".into()).or_insert_with(|| {
+                    problem("Over this principal's rate limit; retry after Retry-After seconds").into()
+                });
             }
         }
     }

@@ -44,6 +44,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("authentication required: send Authorization: Bearer <API key>")]
     Unauthorized,
+    #[error("too many requests from this principal; retry after the Retry-After delay")]
+    TooManyRequests,
     #[error("this call needs the {0} role")]
     Forbidden(&'static str),
     #[error("the request body must be JSON (Content-Type: application/json)")]
@@ -83,6 +85,9 @@ impl From<ApiError> for Problem {
             ApiError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
             ApiError::Unauthorized => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
             ApiError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            ApiError::TooManyRequests => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", e.to_string())
+            }
             ApiError::UnsupportedMediaType => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", e.to_string())
             }
