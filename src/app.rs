@@ -277,6 +277,7 @@ impl App {
             runs: runs.iter().map(|r| (r.service_id.clone(), r.service_name.clone(), r.run_id.clone())).collect(),
             stages: StageName::stages(self.advisor.is_some()).into_iter().map(|s| s.as_str()).collect(),
             max_attempts: MAX_ATTEMPTS,
+            traceparent: crate::telemetry::trace::current_traceparent(),
         };
         self.store.create_request(&new, now_ms()).await?;
         Ok(AcceptedRequest {

@@ -41,6 +41,19 @@ enum Command {
         #[command(flatten)]
         store: StoreConfig,
     },
+    /// Probe a running server's /healthz (or /readyz) on its bound port; exit 0 when it answers 200.
+    /// Used by the container HEALTHCHECK and the ECS health check (the image has no curl).
+    Healthcheck {
+        /// The server's listen address (a wildcard address is probed on loopback).
+        #[arg(long, env = "SECCFG_BIND", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Probe readiness (database and catalog) instead of liveness.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
     /// Compare two bundle directories of one service (written by `run`): exit 0 when
     /// they are the same, 1 when they differ, 2 when they cannot be compared.
     Diff {
@@ -96,26 +109,43 @@ enum CatalogCommand {
 pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(config) => {
-            init_logging(true);
+            init_logging(true)?;
             let app = open(&config.store).await?;
-            seccfg::server::serve(app, config).await?;
+            let served = seccfg::server::serve(app, config).await;
+            seccfg::telemetry::trace::shutdown();
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { profile, request, out, store } => {
-            init_logging(false);
+            init_logging(false)?;
             run(&profile, &request, &out, &store).await
         }
         Command::Migrate(config) => {
-            init_logging(false);
+            init_logging(false)?;
             store::connect(&config.database_url).await?.migrate().await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command, store } => {
-            init_logging(false);
+            init_logging(false)?;
             keys(command, &store).await
         }
         Command::Catalog { command } => catalog(command),
+        Command::Healthcheck { bind, ready, timeout } => {
+            let path = if ready { "/readyz" } else { "/healthz" };
+            let addr = seccfg::healthcheck::target(bind);
+            match seccfg::healthcheck::probe(addr, path, Duration::from_secs(timeout)).await {
+                Ok(200) => Ok(ExitCode::SUCCESS),
+                Ok(code) => {
+                    eprintln!("{addr}{path} answered {code}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("{addr}{path}: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
     }
 }
@@ -164,15 +194,27 @@ async fn keys(command: KeysCommand, config: &StoreConfig) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging(json: bool) {
+/// Human logs for the CLI; JSON logs for `serve`, plus OpenTelemetry traces when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see `telemetry::trace`).
+fn init_logging(json: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SECCFG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if json { "info" } else { "warn" }));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     if json {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        // SECCFG_LOG filters the logs only: request and stage spans (INFO) are traced
+        // whatever the log level.
+        let logs = fmt.json().flatten_event(true).with_current_span(true).with_filter(filter);
+        let registry = tracing_subscriber::registry().with(logs);
+        let otel =
+            seccfg::telemetry::trace::layer()?.map(|l| l.with_filter(tracing_subscriber::filter::LevelFilter::INFO));
+        registry.with(otel).init();
     } else {
-        builder.init();
+        tracing_subscriber::registry().with(fmt.with_filter(filter)).init();
     }
+    Ok(())
 }
 
 async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
@@ -275,6 +317,9 @@ async fn run(profile: &Path, request: &Path, out: &Path, config: &StoreConfig) -
     let run_ids: Vec<String> = accepted.runs.iter().map(|r| r.run_id.clone()).collect();
     let runs = drive(&app, &run_ids).await?;
     write_bundles(&app, &runs, out).await?;
+    for run in &runs {
+        println!("{}", summary_line(&app, run).await?);
+    }
     let failed = runs.iter().filter(|r| r.status != "succeeded").count();
     println!(
         "{} of {} run(s) succeeded in {:.0} ms; bundles in {}",
@@ -284,6 +329,41 @@ async fn run(profile: &Path, request: &Path, out: &Path, config: &StoreConfig) -
         out.display()
     );
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// One line per run: bundle version, controls, service-profile answers, and the diff against the previous version.
+async fn summary_line(app: &App, run: &RunRecord) -> anyhow::Result<String> {
+    use seccfg::pipeline::contracts::{Analyzed, ProfileOutput, parse};
+    let outputs = app.store.stage_outputs(&run.id).await?;
+    let output = |stage: &str| outputs.iter().find(|(s, _)| s == stage).and_then(|(_, o)| serde_json::from_str(o).ok());
+    let mut line = format!("  {:<22} v{:<3} {:<9}", run.service_id, run.bundle_version, run.status);
+    if let Some(plan) = output("analyze").and_then(|v: serde_json::Value| parse::<Analyzed>(&v).ok()).map(|a| a.plan) {
+        let critical = plan.selected.iter().filter(|c| c.priority == seccfg::knowledge::Priority::Critical).count();
+        let source = if plan.derived() { "derived" } else { "reviewed" };
+        line.push_str(&format!(" controls {} ({critical} critical, {source})", plan.selected.len()));
+    }
+    if let Some(p) = output("profile").and_then(|v: serde_json::Value| parse::<ProfileOutput>(&v).ok()) {
+        line.push_str(&format!(" · profile {} answered, {} to check", p.answered, p.not_established));
+    }
+    if let Some((_, bytes)) = app.artifact(&run.id, "diff.json").await? {
+        let d: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let n = |k: &str| d[k].as_array().map_or(0, Vec::len);
+        let controls = ["added", "removed", "changed"]
+            .iter()
+            .map(|k| d["controls"][k].as_array().map_or(0, Vec::len))
+            .sum::<usize>();
+        line.push_str(&format!(
+            " · diff vs v{}: {} profile field(s), {controls} control(s), {} template file(s), {} persona(s), {} SCP statement(s)",
+            d["from"]["bundle_version"],
+            n("profile"),
+            n("templates"),
+            n("iam"),
+            n("scp_statements")
+        ));
+    } else if run.bundle_version > 1 && run.status == "succeeded" {
+        line.push_str(" · no earlier succeeded version to diff");
+    }
+    Ok(line)
 }
 
 /// Runs an in-process worker until every run has finished, printing each stage as it ends.

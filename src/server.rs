@@ -21,6 +21,7 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
         stage_delay: Duration::from_millis(config.fault_stage_delay_ms),
         ..WorkerConfig::default()
     };
+    crate::telemetry::metrics::workers(config.workers);
     let host = hostname();
     let workers: Vec<_> = (0..config.workers)
         .map(|i| {

@@ -88,6 +88,7 @@ fn operations(run_id: &str) -> Vec<(&'static str, &'static str, String, Option<V
     vec![
         ("GET", "/healthz", "/healthz".into(), None),
         ("GET", "/readyz", "/readyz".into(), None),
+        ("GET", "/metrics", "/metrics".into(), None),
         ("POST", "/v1/profiles", "/v1/profiles".into(), Some(profile("MATRIX-1", true))),
         ("GET", "/v1/profiles/{profile_id}", "/v1/profiles/FIN-PROD-001".into(), None),
         ("GET", "/v1/profiles/{profile_id}/versions/{version}", "/v1/profiles/FIN-PROD-001/versions/1".into(), None),

@@ -8,6 +8,7 @@ use seccfg::store::{NewRequest, RunFilter, StageOutcome, Store};
 
 fn request(services: &[&str], stages: &[&'static str]) -> NewRequest {
     NewRequest {
+        traceparent: None,
         id: uuid::Uuid::new_v4().to_string(),
         request_id: "REQ-1".into(),
         document: "{}".into(),

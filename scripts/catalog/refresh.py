@@ -157,7 +157,12 @@ def cfn_resource(schema: dict) -> dict:
         for name, h in (schema.get("handlers") or {}).items()
         if name in ("create", "read", "update", "delete", "list") and isinstance(h, dict)
     }
+    # Top-level oneOf/anyOf/allOf: which properties are required together or instead of each other
+    combinators = schema_node({k: schema[k] for k in ("oneOf", "anyOf", "allOf") if k in schema})
+    lifecycle = schema.get("lifecycle") if isinstance(schema.get("lifecycle"), dict) else {}
     return {
+        "combinators": combinators or None,
+        "lifecycle": lifecycle.get("status"),
         "properties": {k: schema_node(v) for k, v in (schema.get("properties") or {}).items()},
         "definitions": {k: schema_node(v) for k, v in (schema.get("definitions") or {}).items()},
         "required": sorted(set(schema.get("required") or [])),

@@ -109,6 +109,12 @@ pub struct CfnResourceType {
     /// Handler (create/read/update/delete/list) → IAM actions it needs.
     #[serde(default)]
     pub handlers: BTreeMap<String, Vec<String>>,
+    /// Top-level oneOf/anyOf/allOf (properties required together or instead of each other).
+    #[serde(default)]
+    pub combinators: Option<serde_json::Value>,
+    /// cfn-lint's lifecycle status of the type's service (`shutdown`, `sunset`, `maintenance`).
+    #[serde(default)]
+    pub lifecycle: Option<String>,
 }
 
 /// The canonical identity of a service: its IAM prefix and the names it goes by.

@@ -11,6 +11,7 @@ use crate::input::Profile;
 use crate::knowledge::Knowledge;
 use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
+use crate::telemetry::{metrics, trace};
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -89,7 +90,16 @@ impl Worker {
         let Some(stage) = self.store.claim_stage(&self.id, now_ms(), lease_ms).await? else {
             return Ok(false);
         };
-        let span = info_span!("stage", run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt);
+        metrics::stage_claimed(&stage.name, stage.lease_expired);
+        if stage.lease_expired {
+            warn!(run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt, "previous attempt's lease expired");
+        }
+        let span = info_span!("stage", run_id = %stage.run_id, stage = %stage.name, attempt = stage.attempt,
+            otel.name = tracing::field::Empty, otel.kind = "consumer");
+        if trace::enabled() {
+            span.record("otel.name", format!("stage {}", stage.name));
+            trace::link(&span, stage.traceparent.as_deref());
+        }
         self.execute(stage).instrument(span).await?;
         Ok(true)
     }
@@ -106,6 +116,7 @@ impl Worker {
             let lease_ms = self.config.lease.as_millis() as i64;
             if !self.store.extend_lease(&stage, &self.id, now_ms(), lease_ms).await? {
                 self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
+                metrics::stage_finished(&stage.name, "lease_lost", started.elapsed().as_secs_f64());
                 warn!("lease lost while the stage ran; attempt abandoned, nothing published");
                 return Ok(());
             }
@@ -124,7 +135,9 @@ impl Worker {
         if !recorded {
             self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
         }
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed().as_secs_f64();
+        metrics::stage_finished(&stage.name, outcome_label(&outcome, recorded, &stage), elapsed);
+        let elapsed_ms = elapsed * 1000.0;
         match (&outcome, recorded) {
             (_, false) => warn!("lease lost before the outcome was recorded; another worker owns the stage"),
             (StageOutcome::Succeeded { .. }, true) => info!(elapsed_ms, "stage succeeded"),
@@ -249,5 +262,16 @@ fn bundle_of(stage: &ClaimedStage) -> BundleRef {
         service_id: stage.service_id.clone(),
         bundle_version: stage.bundle_version,
         staging: None,
+    }
+}
+
+/// The metrics outcome label; mirrors the SQL in `finish_stage` (a transient
+/// error is retried while `attempts < max_attempts`, else the run fails).
+fn outcome_label(outcome: &StageOutcome, recorded: bool, stage: &ClaimedStage) -> &'static str {
+    match outcome {
+        _ if !recorded => "lease_lost",
+        StageOutcome::Succeeded { .. } => "succeeded",
+        StageOutcome::Transient { .. } if stage.attempt < stage.max_attempts => "retry",
+        StageOutcome::Transient { .. } | StageOutcome::Permanent { .. } => "failed",
     }
 }

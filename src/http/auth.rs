@@ -29,6 +29,7 @@ pub enum Access {
 pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/healthz", Access::Public),
     (Method::GET, "/readyz", Access::Public),
+    (Method::GET, "/metrics", Access::Public),
     (Method::POST, "/v1/profiles", Access::Needs(Role::Submitter)),
     (Method::POST, "/v1/requests", Access::Needs(Role::Submitter)),
     (Method::POST, "/v1/intake/s3-event", Access::Needs(Role::Submitter)),

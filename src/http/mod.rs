@@ -12,6 +12,7 @@ mod health;
 mod idempotency;
 mod intake;
 mod library;
+mod metrics;
 mod profiles;
 mod requests;
 mod runs;
@@ -39,7 +40,7 @@ use idempotency::DocumentIdempotency;
 #[openapi(
     info(title = "seccfg", description = "Security profile + service request in, verified AWS security bundle out."),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::scrape,
         profiles::create, profiles::latest, profiles::version,
         requests::create,
         intake::s3_event,
@@ -98,14 +99,24 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn_with_state(app.store.clone(), idempotency::idempotency))
         .route_layer(axum::middleware::from_fn_with_state(auth_state, auth::authorize))
-        .with_state(app);
+        .with_state(app.clone());
+    crate::telemetry::metrics::info(app.catalog.version());
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id,
+            otel.name = tracing::field::Empty, otel.kind = "server", http.route = tracing::field::Empty);
+        if crate::telemetry::trace::enabled() {
+            let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str());
+            span.record("otel.name", format!("{} {route}", req.method()));
+            span.record("http.route", route);
+            crate::telemetry::trace::set_parent_from_headers(&span, req.headers());
+        }
+        span
     });
-    Router::new()
+    let router = Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .merge(api)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
@@ -116,7 +127,12 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
-        .layer(axum::middleware::map_response(problem_for_bare_errors))
+        .layer(axum::middleware::map_response(problem_for_bare_errors));
+    if crate::telemetry::metrics::http_enabled() {
+        router.layer(axum::middleware::from_fn(metrics::track))
+    } else {
+        router
+    }
 }
 
 /// A client's `x-request-id` is kept only when it is 1–128 characters of

@@ -14,6 +14,7 @@ pub mod model;
 pub mod path;
 pub mod profile_values;
 pub mod requirements;
+pub mod semantics;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ pub enum LoadError {
 pub struct Knowledge {
     catalog: Arc<Catalog>,
     controls: ControlLibrary,
+    semantics: semantics::SemanticLibrary,
     iam: iam::IamKnowledge,
 }
 
@@ -62,7 +64,8 @@ impl Knowledge {
             }
         }
         let iam = iam::load().map_err(|message| KnowledgeError { path: knowledge_dir.join("iam"), message })?;
-        Ok(Knowledge { catalog, controls, iam })
+        let semantics = semantics::SemanticLibrary::load(&knowledge_dir.join("semantics.yaml"))?;
+        Ok(Knowledge { catalog, controls, semantics, iam })
     }
 
     /// Loads the catalog from `data_dir` and the knowledge from `knowledge_dir`.
@@ -89,13 +92,19 @@ impl Knowledge {
     pub fn iam(&self) -> &iam::IamKnowledge {
         &self.iam
     }
+
+    /// The reviewed library of property semantics that derives controls.
+    pub fn semantics(&self) -> &semantics::SemanticLibrary {
+        &self.semantics
+    }
+
     /// The controls that apply to a service: the reviewed file, else controls derived
-    /// from its resource schemas, else `None` (nothing verifiable can be said).
+    /// from its resource schemas (possibly none, with the reasons in `derivation`).
     pub fn for_service(&self, service: &ServiceIdentity) -> Option<std::borrow::Cow<'_, ServiceControls>> {
         use std::borrow::Cow;
         match self.controls.service(&service.id) {
             Some(reviewed) => Some(Cow::Borrowed(reviewed)),
-            None => derive::derive(&self.catalog, service).map(Cow::Owned),
+            None => Some(Cow::Owned(derive::derive(&self.catalog, &self.semantics, service))),
         }
     }
 }

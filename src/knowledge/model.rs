@@ -22,6 +22,33 @@ pub struct ServiceControls {
     /// True when generated from resource schemas rather than reviewed by the team.
     #[serde(default)]
     pub derived: bool,
+    /// For derived controls: what the semantic library found and what it could not use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derivation: Option<Derivation>,
+}
+
+/// How a derived control set came about: the types it deploys, every recognised property
+/// that did not become a control with the reason, and what cannot be enforced at all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derivation {
+    /// The service's primary CloudFormation types (IAM names a resource type after them).
+    pub primary_types: Vec<String>,
+    /// Primary types the derived template deploys.
+    pub deployed_types: Vec<String>,
+    pub not_derived: Vec<NotDerived>,
+    /// Plain sentences: what cannot be enforced at deployment, and why.
+    pub limits: Vec<String>,
+}
+
+/// A property a semantic rule recognises that is not a control, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotDerived {
+    pub resource_type: String,
+    pub property: String,
+    pub rule: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,6 +253,7 @@ impl ServiceControls {
             controls: vec![],
             kms_key_principals: vec![],
             derived: false,
+            derivation: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! `{ retention_days: 365 }` is the profile's log retention, rounded up to a period
 //! CloudWatch Logs accepts (the `AWS::Logs::LogGroup` schema's enum), or the given
-//! default when the profile states none.
+//! default when the profile states none. `{ data_classification: confidential }` is the
+//! profile's data classification as a tag value, or the given default.
 
 use serde_json::{Value, json};
 
@@ -14,6 +15,7 @@ use crate::input::Profile;
 pub fn apply(sc: &mut ServiceControls, profile: &Profile, catalog: &Catalog) {
     let allowed = retention_periods(catalog);
     let mut fix = |v: &mut Value| resolve(v, profile, &allowed);
+    sc.parameters.iter_mut().filter_map(|p| p.default.as_mut()).for_each(&mut fix);
     for r in &mut sc.resources {
         r.properties.values_mut().for_each(&mut fix);
         if let Some(tf) = &mut r.terraform {
@@ -51,8 +53,24 @@ fn resolve(v: &mut Value, profile: &Profile, allowed: &[i64]) {
             let days = allowed.iter().copied().find(|p| *p >= wanted).or(allowed.last().copied()).unwrap_or(wanted);
             *v = json!(days);
         }
+        Value::Object(m) if m.len() == 1 && m.contains_key("data_classification") => {
+            let stated = profile.data_classification.map(|c| classification_tag(c).to_string());
+            *v = stated.map(Value::String).unwrap_or_else(|| m["data_classification"].clone());
+        }
         Value::Object(m) => m.values_mut().for_each(|x| resolve(x, profile, allowed)),
         Value::Array(a) => a.iter_mut().for_each(|x| resolve(x, profile, allowed)),
         _ => {}
+    }
+}
+
+fn classification_tag(c: crate::input::DataClassification) -> &'static str {
+    use crate::input::DataClassification::*;
+    match c {
+        Public => "public",
+        Internal => "internal",
+        Confidential => "confidential",
+        Restricted => "restricted",
+        Phi => "phi",
+        Pci => "pci",
     }
 }

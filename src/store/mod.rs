@@ -67,6 +67,8 @@ pub struct NewRequest {
     pub runs: Vec<(String, String, String)>,
     pub stages: Vec<&'static str>,
     pub max_attempts: i64,
+    /// W3C traceparent of the HTTP request span that created the request, when tracing was on.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -118,6 +120,21 @@ pub struct ClaimedStage {
     pub profile_id: String,
     pub profile_version: i64,
     pub bundle_version: i64,
+    pub max_attempts: i64,
+    /// An earlier attempt never finished: its lease expired.
+    pub lease_expired: bool,
+    /// The creating request's traceparent, for the stage span's link.
+    pub traceparent: Option<String>,
+}
+
+/// Job-table state read at scrape time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueSnapshot {
+    pub queued: i64,
+    pub running: i64,
+    /// Milliseconds the oldest due queued stage has waited (0 when none).
+    pub oldest_due_ms: i64,
+    pub runs_by_status: Vec<(String, i64)>,
 }
 
 /// How a stage attempt ended.
@@ -233,6 +250,8 @@ pub trait Store: Send + Sync + 'static {
     async fn abandon_attempt(&self, stage: &ClaimedStage, worker: &str, now: i64) -> StoreResult<()>;
     /// Hands a worker's leases back at shutdown so another worker may claim them at once.
     async fn release_leases(&self, worker: &str, now: i64) -> StoreResult<u64>;
+    /// Queue depth, oldest due stage and runs by status, for the metrics gauges.
+    async fn queue_snapshot(&self, now: i64) -> StoreResult<QueueSnapshot>;
     /// Re-queues a failed run's failed stage with fresh attempts.
     async fn retry_run(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Highest bundle version so far for a (service, profile) pair.

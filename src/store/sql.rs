@@ -8,8 +8,8 @@ pub const PROFILE_VERSION: &str = "SELECT profile_id, version, content_hash, doc
 pub const PROFILE_INSERT: &str = "INSERT INTO profiles (profile_id, version, content_hash, document, created_at) \
      VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM profiles WHERE profile_id = $1), $2, $3, $4)";
 
-pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, request_id, document, profile_id, profile_version, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, request_id, document, profile_id, profile_version, created_at, \
+     traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const RUN_INSERT: &str = "INSERT INTO runs (id, request_id, service_id, service_name, profile_id, profile_version, \
      bundle_version, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
      (SELECT COALESCE(MAX(bundle_version), 0) + 1 FROM runs WHERE service_id = $3 AND profile_id = $5), 'queued', $7, $7)";
@@ -70,13 +70,26 @@ pub const ATTEMPTS_OF_RUN: &str = "SELECT position, attempt, worker, started_at,
      WHERE run_id = $1 ORDER BY started_at, position";
 pub const RELEASE_LEASES: &str = "UPDATE stages SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, \
      run_after = $1 WHERE status = 'running' AND lease_owner = $2";
+pub const RELEASE_ATTEMPTS: &str = "UPDATE stage_attempts SET finished_at = $1, outcome = 'released' \
+     WHERE worker = $2 AND finished_at IS NULL";
+/// Scrape-time gauges: cheap aggregates over the `stages_claimable` and `runs_status` indexes.
+pub const QUEUE_COUNTS: &str = "SELECT \
+     COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0) AS queued, \
+     COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) AS running, \
+     COALESCE(MIN(CASE WHEN status = 'queued' AND run_after <= $1 THEN run_after END), $1) AS oldest_due \
+     FROM stages WHERE status IN ('queued', 'running')";
+pub const RUNS_BY_STATUS: &str = "SELECT status, COUNT(*) AS n FROM runs GROUP BY status";
 pub const RETRY_STAGE: &str = "UPDATE stages SET status = 'queued', attempts = 0, run_after = $1, error = NULL, \
      finished_at = NULL WHERE run_id = $2 AND status = 'failed'";
 pub const RETRY_RUN: &str =
     "UPDATE runs SET status = 'queued', error = NULL, updated_at = $1 WHERE id = $2 AND status = 'failed'";
 pub const LATEST_BUNDLE: &str = "SELECT COALESCE(MAX(bundle_version), 0) FROM runs WHERE service_id = $1 AND profile_id = $2 AND status = 'succeeded'";
-pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, r.bundle_version, s.name, s.attempts \
-     FROM stages s JOIN runs r ON r.id = s.run_id WHERE s.run_id = $1 AND s.position = $2";
+/// `abandoned` counts earlier attempts that never finished: the stage is being
+/// claimed again because their lease expired (released leases are finished).
+pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, r.bundle_version, s.name, s.attempts, s.max_attempts, q.traceparent, \
+     (SELECT COUNT(*) FROM stage_attempts a WHERE a.run_id = s.run_id AND a.position = s.position \
+        AND a.finished_at IS NULL) AS abandoned \
+     FROM stages s JOIN runs r ON r.id = s.run_id JOIN requests q ON q.id = r.request_id WHERE s.run_id = $1 AND s.position = $2";
 pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'queued'";
 
 /// Implements `Store` for a backend struct with a `pool` field and a claim statement.
@@ -146,6 +159,7 @@ macro_rules! impl_store {
                     .bind(&r.profile_id)
                     .bind(r.profile_version)
                     .bind(now)
+                    .bind(&r.traceparent)
                     .execute(&mut *tx)
                     .await?;
                 for (service_id, service_name, run_id) in &r.runs {
@@ -295,6 +309,9 @@ macro_rules! impl_store {
                     profile_id: d.try_get("profile_id")?,
                     profile_version: d.try_get("profile_version")?,
                     bundle_version: d.try_get("bundle_version")?,
+                    max_attempts: d.try_get("max_attempts")?,
+                    lease_expired: d.try_get::<i64, _>("abandoned")? > 0,
+                    traceparent: d.try_get("traceparent")?,
                 };
                 sqlx::query(ATTEMPT_INSERT)
                     .bind(&stage.run_id)
@@ -418,8 +435,28 @@ macro_rules! impl_store {
             }
 
             async fn release_leases(&self, worker: &str, now: i64) -> $crate::store::StoreResult<u64> {
-                let done = sqlx::query($crate::store::sql::RELEASE_LEASES).bind(now).bind(worker).execute(&self.pool).await?;
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(RELEASE_LEASES).bind(now).bind(worker).execute(&mut *tx).await?;
+                sqlx::query(RELEASE_ATTEMPTS).bind(now).bind(worker).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn queue_snapshot(&self, now: i64) -> $crate::store::StoreResult<$crate::store::QueueSnapshot> {
+                use sqlx::Row;
+                use $crate::store::sql::*;
+                let q = sqlx::query(QUEUE_COUNTS).bind(now).fetch_one(&self.pool).await?;
+                let runs = sqlx::query(RUNS_BY_STATUS).fetch_all(&self.pool).await?;
+                Ok($crate::store::QueueSnapshot {
+                    queued: q.try_get("queued")?,
+                    running: q.try_get("running")?,
+                    oldest_due_ms: now - q.try_get::<i64, _>("oldest_due")?,
+                    runs_by_status: runs
+                        .iter()
+                        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+                        .collect::<Result<_, sqlx::Error>>()?,
+                })
             }
 
             async fn retry_run(&self, id: &str, now: i64) -> $crate::store::StoreResult<bool> {

@@ -53,6 +53,10 @@ pub(crate) struct Analysis {
     priorities: BTreeMap<&'static str, usize>,
     framework_coverage: BTreeMap<String, frameworks::Coverage>,
     stride_coverage: BTreeMap<String, Vec<String>>,
+    /// Derived control sets only: primary types, every recognised property that is not a
+    /// control with the reason, and what cannot be enforced at deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    derivation: Option<knowledge::Derivation>,
 }
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
@@ -80,6 +84,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         framework_coverage: frameworks::coverage(input, &recommendations),
         stride_coverage: stride_coverage(&recommendations),
         recommendations: sorted(recommendations),
+        derivation: plan.controls.derivation.clone(),
     };
     let markdown = render::markdown(&analysis);
     let artifacts = vec![Artifact::json("analysis.json", &analysis), Artifact::markdown("analysis.md", markdown)];

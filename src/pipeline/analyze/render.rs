@@ -37,6 +37,9 @@ pub(crate) fn markdown(a: &Analysis) -> String {
             c.requirements_covered, c.requirements_in_framework, c.controls_mapped
         );
     }
+    if let Some(d) = &a.derivation {
+        derivation(&mut md, d);
+    }
     if !a.not_selected.is_empty() {
         md.push_str("\n## Not selected for this profile\n\n");
         for n in &a.not_selected {
@@ -44,4 +47,28 @@ pub(crate) fn markdown(a: &Analysis) -> String {
         }
     }
     md
+}
+
+/// What the derivation could not turn into controls, said plainly.
+fn derivation(md: &mut String, d: &crate::knowledge::Derivation) {
+    md.push_str("\n## Derived from resource schemas\n\n");
+    if d.primary_types.is_empty() {
+        md.push_str("The service has no primary CloudFormation resource type.\n");
+    } else {
+        let _ = writeln!(md, "Primary resource types: {}.", d.primary_types.join(", "));
+        let deployed = if d.deployed_types.is_empty() { "none".to_string() } else { d.deployed_types.join(", ") };
+        let _ = writeln!(md, "The template deploys: {deployed}.");
+    }
+    if !d.limits.is_empty() {
+        md.push_str("\n### What cannot be enforced at deployment\n\n");
+        for limit in &d.limits {
+            let _ = writeln!(md, "- {limit}");
+        }
+    }
+    if !d.not_derived.is_empty() {
+        md.push_str("\n### Recognised settings that are not controls\n\n| resource type | property | rule | reason |\n|---|---|---|---|\n");
+        for n in &d.not_derived {
+            let _ = writeln!(md, "| {} | {} | {} | {} |", n.resource_type, n.property, n.rule, n.reason);
+        }
+    }
 }

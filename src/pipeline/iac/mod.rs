@@ -47,12 +47,17 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         .flat_map(|r| r.values())
         .filter_map(|r| r["Type"].as_str().map(String::from))
         .collect();
-    let artifacts = vec![
-        yaml("template.yaml", &template)?,
-        yaml("controls-template.yaml", &controls_template)?,
-        text("main.tf", terraform::align_equals(&core_tf.text)),
-        text("controls.tf", terraform::align_equals(&controls_tf.text)),
-    ];
+    // A service with nothing to deploy (no CloudFormation type, or no Config/EventBridge
+    // rule) gets no empty template: analysis.md says why instead.
+    let mut artifacts = Vec::new();
+    if !deployed.is_empty() {
+        artifacts.push(yaml("template.yaml", &template)?);
+        artifacts.push(text("main.tf", terraform::align_equals(&core_tf.text)));
+    }
+    if !config_rules.is_empty() || !event_rules.is_empty() {
+        artifacts.push(yaml("controls-template.yaml", &controls_template)?);
+        artifacts.push(text("controls.tf", terraform::align_equals(&controls_tf.text)));
+    }
     let output = IacOutput {
         resource_types,
         terraform_resource_types: core_tf.resources.iter().map(|r| r.kind.clone()).collect(),

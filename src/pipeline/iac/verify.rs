@@ -170,6 +170,9 @@ fn collect_rule_status(node: &Value, out: &mut BTreeMap<String, Option<bool>>) {
 
 /// Each control's rule passes on the template and fails when its settings are removed.
 pub fn guard(sc: &ServiceControls, controls: &[&ControlDef], template: &Value, rules: &str, checks: &mut Checks) {
+    if !controls.iter().any(|c| c.cloudformation.is_some()) {
+        return; // no proactive control: rules.guard has no rule to evaluate
+    }
     let results = match evaluate(template, rules) {
         Ok(r) => r,
         Err(e) => {

@@ -91,13 +91,23 @@ fn count_by(facts: &[Fact], kind: SourceKind) -> usize {
 pub fn data_protection(cx: &Context<'_>) -> Vec<Answer> {
     let mut at_rest = cx.props(&facts::CMK);
     let cmk_types = at_rest.len();
+    let protection = facts::controls_of(cx.plan, Category::DataProtection);
+    let transit = |f: &Fact| {
+        let t = f.fact.to_ascii_lowercase();
+        t.contains("transit") || t.contains("tls") || t.contains("ssl")
+    };
     at_rest.extend(
-        facts::controls_of(cx.plan, Category::DataProtection)
-            .into_iter()
-            .filter(|f| f.fact.to_ascii_lowercase().contains("kms") || f.fact.to_ascii_lowercase().contains("encrypt")),
+        protection
+            .iter()
+            .filter(|f| {
+                let t = f.fact.to_ascii_lowercase();
+                (t.contains("kms") || t.contains("encrypt")) && !transit(f)
+            })
+            .cloned(),
     );
     let mut in_transit = cx.props(&facts::TLS);
     let tls_types = in_transit.len();
+    in_transit.extend(protection.iter().filter(|f| transit(f)).cloned());
     let enforced = facts::controls_mentioning(cx.plan, "aws:SecureTransport");
     let enforced_n = enforced.len();
     in_transit.extend(enforced);

@@ -17,3 +17,119 @@ variable "region" {
   type        = string
   description = "AWS region to deploy into."
 }
+
+variable "api_cache_api_caching_behavior" {
+  type        = string
+  description = "ApiCachingBehavior of the AWS::AppSync::ApiCache, one of: FULL_REQUEST_CACHING, OPERATION_LEVEL_CACHING, PER_RESOLVER_CACHING."
+  default     = "FULL_REQUEST_CACHING"
+}
+
+variable "api_cache_api_id" {
+  type        = string
+  description = "ApiId of the AWS::AppSync::ApiCache."
+}
+
+variable "api_cache_ttl" {
+  type        = number
+  description = "Ttl of the AWS::AppSync::ApiCache."
+}
+
+variable "api_cache_type" {
+  type        = string
+  description = "Type of the AWS::AppSync::ApiCache, one of: LARGE, LARGE_12X, LARGE_2X, LARGE_4X, LARGE_8X, MEDIUM, R4_2XLARGE, R4_4XLARGE, R4_8XLARGE, R4_LARGE, R4_XLARGE, SMALL, T2_MEDIUM, T2_SMALL, XLARGE."
+  default     = "LARGE"
+}
+
+variable "data_source_api_id" {
+  type        = string
+  description = "ApiId of the AWS::AppSync::DataSource."
+}
+
+variable "data_source_name" {
+  type        = string
+  description = "Name of the AWS::AppSync::DataSource."
+}
+
+variable "data_source_type" {
+  type        = string
+  description = "Type of the AWS::AppSync::DataSource, one of: AMAZON_BEDROCK_RUNTIME, AMAZON_DYNAMODB, AMAZON_ELASTICSEARCH, AMAZON_EVENTBRIDGE, AMAZON_OPENSEARCH_SERVICE, AWS_LAMBDA, HTTP, NONE, RELATIONAL_DATABASE."
+  default     = "AMAZON_BEDROCK_RUNTIME"
+}
+
+variable "graph_ql_api_authentication_type" {
+  type        = string
+  description = "AuthenticationType of the AWS::AppSync::GraphQLApi, one of: AMAZON_COGNITO_USER_POOLS, API_KEY, AWS_IAM, AWS_LAMBDA, OPENID_CONNECT."
+  default     = "AMAZON_COGNITO_USER_POOLS"
+}
+
+variable "graph_ql_api_name" {
+  type        = string
+  description = "Name of the AWS::AppSync::GraphQLApi."
+}
+
+variable "data_classification" {
+  type        = string
+  description = "Classification of the data the resources hold (tag data-classification)."
+  default     = "confidential"
+}
+
+variable "type_api_id" {
+  type        = string
+  description = "ApiId of the AWS::AppSync::Type."
+}
+
+variable "type_definition" {
+  type        = string
+  description = "Definition of the AWS::AppSync::Type."
+}
+
+variable "type_format" {
+  type        = string
+  description = "Format of the AWS::AppSync::Type, one of: JSON, SDL."
+  default     = "JSON"
+}
+
+resource "aws_appsync_api_cache" "api_cache" {
+  api_caching_behavior       = var.api_cache_api_caching_behavior
+  api_id                     = var.api_cache_api_id
+  at_rest_encryption_enabled = true
+  transit_encryption_enabled = true
+  ttl                        = var.api_cache_ttl
+  type                       = var.api_cache_type
+}
+
+resource "aws_appsync_datasource" "data_source" {
+  api_id = var.data_source_api_id
+  name   = var.data_source_name
+  type   = var.data_source_type
+}
+
+resource "aws_appsync_graphql_api" "graph_ql_api" {
+  authentication_type = var.graph_ql_api_authentication_type
+  name                = var.graph_ql_api_name
+  tags = {
+    "data-classification" = var.data_classification
+  }
+}
+
+resource "aws_appsync_type" "type" {
+  api_id     = var.type_api_id
+  definition = var.type_definition
+  format     = var.type_format
+}
+
+output "api_cache_id" {
+  value = aws_appsync_api_cache.api_cache.id
+}
+
+output "data_source_id" {
+  value = aws_appsync_datasource.data_source.id
+}
+
+output "graph_ql_api_id" {
+  value = aws_appsync_graphql_api.graph_ql_api.id
+}
+
+output "type_id" {
+  value = aws_appsync_type.type.id
+}
