@@ -12,7 +12,9 @@ use crate::input::{FieldError, InputError, Profile, ServiceRequest, Warning};
 use crate::knowledge::Knowledge;
 use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
-use crate::store::{ArtifactStore, NewRequest, Store, StoreError, StoredProfile, now_ms};
+use crate::store::{
+    ArtifactInfo, ArtifactStore, BundleRef, NewRequest, Store, StoreError, StoredProfile, now_ms, read_body,
+};
 
 /// Transient failures get this many attempts per stage before the run fails.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -98,15 +100,23 @@ pub struct App {
     pub knowledge: Arc<Knowledge>,
     /// Approved bundles and decisions; the relational store's own library unless replaced.
     pub library: Arc<dyn Library>,
+    /// The model behind the `advise` stage; new runs include that stage when set.
+    pub advisor: Option<Arc<crate::advisor::Advisor>>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, knowledge: Arc<Knowledge>) -> App {
         let library = store.library();
-        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library }
+        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library, advisor: None }
     }
 
     /// Keeps the control library elsewhere (for example DynamoDB).
+    /// Turns the advisor on: new runs include the `advise` stage.
+    pub fn with_advisor(mut self, advisor: Option<Arc<crate::advisor::Advisor>>) -> App {
+        self.advisor = advisor;
+        self
+    }
+
     pub fn with_library(mut self, library: Arc<dyn Library>) -> App {
         self.library = library;
         self
@@ -179,6 +189,64 @@ impl App {
         profile: ProfileRef,
         principal: &Principal,
     ) -> Result<AcceptedRequest, AppError> {
+        self.submit_request_with_id(uuid::Uuid::new_v4().to_string(), request, profile, principal).await
+    }
+
+    /// Submits a request under an id derived from where it came from, once: a second
+    /// submission with the same id returns the first one's runs (`false`) and creates
+    /// nothing. The request is still validated first, exactly like a new one.
+    pub async fn submit_request_once(
+        &self,
+        id: &str,
+        request: &Value,
+        profile: ProfileRef,
+        principal: &Principal,
+    ) -> Result<(AcceptedRequest, bool), AppError> {
+        let (parsed, _) = ServiceRequest::from_value(request)?;
+        self.resolve_services(&parsed)?;
+        if let Some(existing) = self.existing_request(id, &parsed.request_id).await? {
+            return Ok((existing, false));
+        }
+        match self.submit_request_with_id(id.to_string(), request, profile, principal).await {
+            Ok(accepted) => Ok((accepted, true)),
+            // A concurrent delivery committed it first.
+            Err(AppError::Store(e)) if e.is_unique_violation() => {
+                match self.existing_request(id, &parsed.request_id).await? {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(AppError::Store(e)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn existing_request(&self, id: &str, request_id: &str) -> Result<Option<AcceptedRequest>, AppError> {
+        let runs = self.store.request_runs(id).await?;
+        let Some(first) = runs.first() else { return Ok(None) };
+        Ok(Some(AcceptedRequest {
+            id: id.to_string(),
+            request_id: request_id.to_string(),
+            profile_id: first.profile_id.clone(),
+            profile_version: first.profile_version,
+            runs: runs
+                .iter()
+                .map(|r| AcceptedRun {
+                    run_id: r.id.clone(),
+                    service_id: r.service_id.clone(),
+                    service_name: r.service_name.clone(),
+                })
+                .collect(),
+            warnings: Vec::new(),
+        }))
+    }
+
+    async fn submit_request_with_id(
+        &self,
+        id: String,
+        request: &Value,
+        profile: ProfileRef,
+        principal: &Principal,
+    ) -> Result<AcceptedRequest, AppError> {
         let (parsed, mut warnings) = ServiceRequest::from_value(request)?;
         let services = self.resolve_services(&parsed)?;
         let stored = match profile {
@@ -201,13 +269,13 @@ impl App {
             })
             .collect();
         let new = NewRequest {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             request_id: parsed.request_id.clone(),
             document: request.to_string(),
             profile_id: stored.profile_id.clone(),
             profile_version: stored.version,
             runs: runs.iter().map(|r| (r.service_id.clone(), r.service_name.clone(), r.run_id.clone())).collect(),
-            stages: StageName::PIPELINE.iter().map(|s| s.as_str()).collect(),
+            stages: StageName::stages(self.advisor.is_some()).into_iter().map(|s| s.as_str()).collect(),
             max_attempts: MAX_ATTEMPTS,
             traceparent: crate::telemetry::trace::current_traceparent(),
         };
@@ -247,6 +315,21 @@ impl App {
         if failed.is_empty() { Ok(resolved) } else { Err(AppError::UnresolvedServices(failed)) }
     }
 
+    /// One artifact of a run, read whole (the HTTP API streams instead).
+    pub async fn artifact(&self, run_id: &str, name: &str) -> Result<Option<(ArtifactInfo, Vec<u8>)>, AppError> {
+        let run = self.store.run(run_id).await?.ok_or_else(|| AppError::RunNotFound(run_id.into()))?;
+        match self.artifacts.get(&BundleRef::from(&run), name).await? {
+            Some((info, body)) => Ok(Some((info, read_body(body).await?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every artifact of a run.
+    pub async fn artifact_list(&self, run_id: &str) -> Result<Vec<ArtifactInfo>, AppError> {
+        let run = self.store.run(run_id).await?.ok_or_else(|| AppError::RunNotFound(run_id.into()))?;
+        Ok(self.artifacts.list(&BundleRef::from(&run)).await?)
+    }
+
     pub async fn retry_run(&self, id: &str) -> Result<(), AppError> {
         if !is_lookup_key(id) {
             return Err(AppError::RunNotFound(id.escape_default().to_string()));
@@ -274,5 +357,42 @@ fn prefix_pointers(prefix: &'static str) -> impl Fn(AppError) -> AppError {
             fields.into_iter().map(|f| FieldError { pointer: format!("{prefix}{}", f.pointer), ..f }).collect(),
         )),
         other => other,
+    }
+}
+
+/// Takes the profile reference out of a request body (`profile_id` [+
+/// `profile_version`] or an embedded `profile`), leaving the verbatim request.
+pub fn take_profile_ref(body: &mut Value) -> Result<ProfileRef, AppError> {
+    let field = |pointer: &str, detail: &str| {
+        AppError::Input(InputError::Fields(vec![FieldError { pointer: pointer.into(), detail: detail.into() }]))
+    };
+    let Some(obj) = body.as_object_mut() else {
+        return Err(field("", "must be an object"));
+    };
+    let id = obj.remove("profile_id");
+    let version = obj.remove("profile_version");
+    let embedded = obj.remove("profile");
+    match (id, embedded) {
+        (Some(_), Some(_)) => Err(field("/profile", "give either profile_id or profile, not both")),
+        (None, Some(doc)) => Ok(ProfileRef::Embedded(doc)),
+        (Some(Value::String(profile_id)), None) => {
+            if profile_id.is_empty()
+                || profile_id.len() > 128
+                || !profile_id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            {
+                return Err(field("/profile_id", "must be 1–128 letters, digits, '-', '_' or '.'"));
+            }
+            let version = match version {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_i64()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| field("/profile_version", "must be an integer ≥ 1"))?,
+                ),
+            };
+            Ok(ProfileRef::Stored { profile_id, version })
+        }
+        (Some(_), None) => Err(field("/profile_id", "must be a string")),
+        (None, None) => Err(field("/profile_id", "is required (or embed the profile as /profile)")),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::app::{App, AppError};
 use crate::input::{ApprovalRequest, FieldError, InputError, Warning};
 use crate::library::{ApprovedControl, ArtifactVersion, BundleContent, DecisionRecord, NewDecision, Verdict};
-use crate::store::{RunRecord, now_ms};
+use crate::store::{BundleRef, RunRecord, now_ms, read_body};
 
 /// Bundle files copied into the library with an approval: the deployable
 /// templates, the Guard rules and the SCP documents.
@@ -57,19 +57,21 @@ impl App {
         Ok((record, warnings))
     }
 
-    async fn artifact_json(&self, run_id: &str, name: &str) -> Result<Value, AppError> {
-        let (_, bytes) = self
+    async fn artifact_json(&self, run: &RunRecord, name: &str) -> Result<Value, AppError> {
+        let run_id = run.id.as_str();
+        let (_, body) = self
             .artifacts
-            .get(run_id, name)
+            .get(&BundleRef::from(run), name)
             .await?
             .ok_or_else(|| AppError::BundleIncomplete(run_id.into(), name.into()))?;
+        let bytes = read_body(body).await?;
         serde_json::from_slice(&bytes).map_err(|_| AppError::BundleIncomplete(run_id.into(), name.into()))
     }
 
     /// The bundle's controls with the framework requirements `analyze` mapped them to.
     async fn approved_controls(&self, run: &RunRecord) -> Result<Vec<ApprovedControl>, AppError> {
-        let controls = self.artifact_json(&run.id, "controls.json").await?;
-        let analysis = self.artifact_json(&run.id, "analysis.json").await?;
+        let controls = self.artifact_json(run, "controls.json").await?;
+        let analysis = self.artifact_json(run, "analysis.json").await?;
         let frameworks: BTreeMap<&str, BTreeMap<String, Vec<String>>> = analysis["recommendations"]
             .as_array()
             .into_iter()
@@ -99,16 +101,17 @@ impl App {
     }
 
     async fn bundle_content(&self, run: &RunRecord, controls: Vec<ApprovedControl>) -> Result<BundleContent, AppError> {
-        let listed = self.artifacts.list(&run.id).await?;
+        let bundle = BundleRef::from(run);
+        let listed = self.artifacts.list(&bundle).await?;
         let mut templates = BTreeMap::new();
         for info in listed.iter().filter(|a| is_template(&a.name)) {
-            if let Some((_, bytes)) = self.artifacts.get(&run.id, &info.name).await? {
-                templates.insert(info.name.clone(), String::from_utf8_lossy(&bytes).into_owned());
+            if let Some((_, body)) = self.artifacts.get(&bundle, &info.name).await? {
+                templates.insert(info.name.clone(), String::from_utf8_lossy(&read_body(body).await?).into_owned());
             }
         }
         Ok(BundleContent {
             controls,
-            iam_model: self.artifact_json(&run.id, "iam-model.json").await?,
+            iam_model: self.artifact_json(run, "iam-model.json").await?,
             templates,
             artifacts: listed.into_iter().map(|a| ArtifactVersion { name: a.name, version: a.version }).collect(),
         })

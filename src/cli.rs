@@ -14,7 +14,7 @@ use seccfg::config::{ServeConfig, StoreConfig};
 use seccfg::engine::{Worker, WorkerConfig};
 use seccfg::input::InputError;
 use seccfg::knowledge::Knowledge;
-use seccfg::store::{self, LocalArtifactStore, RunRecord};
+use seccfg::store::{self, BundleRef, RunRecord};
 
 #[derive(Parser)]
 #[command(name = "seccfg", version, about = "Security profile + AWS service request in, verified security bundle out.")]
@@ -223,8 +223,17 @@ async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
     store.migrate().await?;
-    let artifacts = Arc::new(LocalArtifactStore::new(&config.artifact_dir));
-    Ok(Arc::new(App::new(store, artifacts, knowledge)))
+    let artifacts = store::artifacts::open(config).await.map_err(|e| anyhow::anyhow!("SECCFG_ARTIFACT_URL: {e}"))?;
+    let mut app = App::new(store, artifacts, knowledge);
+    if let Some(url) = &config.library_url {
+        let table = seccfg::library::DynamoLibrary::table_from_url(url)
+            .map_err(|e| anyhow::anyhow!("SECCFG_LIBRARY_URL: {e}"))?;
+        let sdk = seccfg::aws::sdk_config(&config.aws).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        app = app.with_library(Arc::new(seccfg::library::DynamoLibrary::new(client, table)));
+    }
+    let advisor = seccfg::advisor::Advisor::from_settings(&config.advisor, &config.aws, app.store.clone()).await;
+    Ok(Arc::new(app.with_advisor(advisor.map(Arc::new))))
 }
 
 /// Hides the password in a database URL before it is printed.
@@ -336,7 +345,7 @@ async fn summary_line(app: &App, run: &RunRecord) -> anyhow::Result<String> {
     if let Some(p) = output("profile").and_then(|v: serde_json::Value| parse::<ProfileOutput>(&v).ok()) {
         line.push_str(&format!(" · profile {} answered, {} to check", p.answered, p.not_established));
     }
-    if let Some((_, bytes)) = app.artifacts.get(&run.id, "diff.json").await? {
+    if let Some((_, bytes)) = app.artifact(&run.id, "diff.json").await? {
         let d: serde_json::Value = serde_json::from_slice(&bytes)?;
         let n = |k: &str| d[k].as_array().map_or(0, Vec::len);
         let controls = ["added", "removed", "changed"]
@@ -365,7 +374,8 @@ async fn drive(app: &Arc<App>, run_ids: &[String]) -> anyhow::Result<Vec<RunReco
         app.artifacts.clone(),
         app.knowledge.clone(),
         WorkerConfig { backoff_base: Duration::from_millis(200), ..WorkerConfig::default() },
-    );
+    )
+    .with_advisor(app.advisor.clone());
     let mut reported = std::collections::HashSet::new();
     loop {
         let worked = worker.step().await?;
@@ -400,9 +410,10 @@ async fn write_bundles(app: &App, runs: &[RunRecord], out: &Path) -> anyhow::Res
     for run in runs {
         let dir = out.join(&run.service_id);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for info in app.artifacts.list(&run.id).await? {
-            if let Some((_, bytes)) = app.artifacts.get(&run.id, &info.name).await? {
-                std::fs::write(dir.join(&info.name), bytes)?;
+        let bundle = BundleRef::from(run);
+        for info in app.artifacts.list(&bundle).await? {
+            if let Some((_, body)) = app.artifacts.get(&bundle, &info.name).await? {
+                std::fs::write(dir.join(&info.name), store::read_body(body).await?)?;
             }
         }
         // The profile the bundle was built from, so `seccfg diff` can name the fields that changed.

@@ -14,6 +14,24 @@ pub struct StoreConfig {
     /// Directory for bundle artifacts (one subdirectory per run).
     #[arg(long, env = "SECCFG_ARTIFACT_DIR", default_value = "seccfg-artifacts")]
     pub artifact_dir: PathBuf,
+
+    /// Bundle artifacts in Amazon S3 instead of the directory: `s3://bucket/prefix`.
+    #[arg(long, env = "SECCFG_ARTIFACT_URL")]
+    pub artifact_url: Option<String>,
+
+    /// KMS key (id, ARN or alias) for SSE-KMS on every artifact written to S3.
+    #[arg(long, env = "SECCFG_ARTIFACT_KMS_KEY_ID")]
+    pub artifact_kms_key_id: Option<String>,
+
+    /// Control library in DynamoDB instead of the database: `dynamodb://table`.
+    #[arg(long, env = "SECCFG_LIBRARY_URL")]
+    pub library_url: Option<String>,
+
+    #[command(flatten)]
+    pub aws: crate::aws::AwsSettings,
+
+    #[command(flatten)]
+    pub advisor: crate::advisor::AdvisorSettings,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -57,6 +75,15 @@ pub struct ServeConfig {
     /// Calls per second per authenticated principal (bursts of twice that) before 429; 0 = no limit.
     #[arg(long, env = "SECCFG_RATE_LIMIT_PER_SECOND", default_value_t = 100)]
     pub rate_limit_per_second: u32,
+
+    /// Buckets whose upload events `POST /v1/intake/s3-event` accepts (comma-separated);
+    /// unset disables the intake.
+    #[arg(long, env = "SECCFG_INTAKE_BUCKETS", value_delimiter = ',')]
+    pub intake_buckets: Vec<String>,
+
+    /// Largest uploaded object the intake reads, in bytes.
+    #[arg(long, env = "SECCFG_INTAKE_MAX_BYTES", default_value_t = 1_048_576)]
+    pub intake_max_bytes: u64,
 
     /// Fault injection for durability tests: milliseconds each stage waits before running.
     #[arg(long, env = "SECCFG_FAULT_STAGE_DELAY_MS", default_value_t = 0, hide = true)]

@@ -1,8 +1,10 @@
 //! seccfg: a security profile and a service request in, a verified bundle out.
 
+pub mod advisor;
 pub mod app;
 pub mod approval;
 pub mod auth;
+pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod diff;
@@ -10,6 +12,7 @@ pub mod engine;
 pub mod healthcheck;
 pub mod http;
 pub mod input;
+pub mod intake;
 pub mod knowledge;
 pub mod library;
 pub mod pipeline;

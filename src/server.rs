@@ -11,6 +11,7 @@ use crate::auth::Authenticator;
 use crate::config::ServeConfig;
 use crate::engine::{Worker, WorkerConfig};
 use crate::http::{HttpConfig, router_with_auth};
+use crate::intake::S3Intake;
 
 pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     let authenticator = authenticator(&app, &config)?;
@@ -26,7 +27,8 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
         .map(|i| {
             let id = format!("{host}-{}-{i}-{}", std::process::id(), &uuid::Uuid::new_v4().to_string()[..8]);
             let worker =
-                Worker::new(id, app.store.clone(), app.artifacts.clone(), app.knowledge.clone(), worker_config.clone());
+                Worker::new(id, app.store.clone(), app.artifacts.clone(), app.knowledge.clone(), worker_config.clone())
+                    .with_advisor(app.advisor.clone());
             tokio::spawn(worker.run(shutdown_rx.clone()))
         })
         .collect();
@@ -41,7 +43,11 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
         header_read: Duration::from_secs(config.header_read_timeout_seconds),
         shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
     };
-    serve_http(listener, router_with_auth(app, &http, authenticator), &limits, signal(shutdown_tx)).await;
+    let mut routes = router_with_auth(app, &http, authenticator);
+    if let Some(intake) = intake(&config).await {
+        routes = routes.layer(axum::Extension(intake));
+    }
+    serve_http(listener, routes, &limits, signal(shutdown_tx)).await;
     // Workers finish their current stage and release leases; bounded like the connections.
     let drain = async {
         for w in workers {
@@ -144,6 +150,18 @@ async fn signal(shutdown: watch::Sender<bool>) {
     }
     info!("shutdown requested");
     let _ = shutdown.send(true);
+}
+
+/// The S3 intake when buckets are configured.
+async fn intake(config: &ServeConfig) -> Option<Arc<S3Intake>> {
+    let buckets: Vec<String> = config.intake_buckets.iter().filter(|b| !b.is_empty()).cloned().collect();
+    if buckets.is_empty() {
+        return None;
+    }
+    let sdk = crate::aws::sdk_config(&config.store.aws).await;
+    let client = crate::aws::s3_client(&sdk, &config.store.aws);
+    info!(buckets = ?buckets, "S3 intake enabled");
+    Some(Arc::new(S3Intake::new(client, buckets, config.intake_max_bytes)))
 }
 
 fn hostname() -> String {

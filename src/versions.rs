@@ -46,7 +46,7 @@ fn side(run: &RunRecord) -> Side {
 }
 
 async fn bundle(store: &dyn Store, artifacts: &dyn ArtifactStore, run: &RunRecord) -> Result<Bundle, StoreError> {
-    load::from_run(store, artifacts, &run.id, &run.profile_id, run.profile_version).await
+    load::from_run(store, artifacts, run).await
 }
 
 /// `diff.json` and `diff.md` for a run about to finish, whose last stage

@@ -6,6 +6,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::api::{Api, api};
+use seccfg::store::{BundleRef, read_body};
 use serde_json::{Value, json};
 
 fn problem(body: &Value, status: u16, slug: &str) {
@@ -83,8 +84,9 @@ async fn approval_flow(api: Api) {
     assert_eq!(services[0]["waivers"][0]["control_id"], "S3-06");
     let (status, bundle) = api.call("GET", "/v1/library/services/s3?profile=FIN-PROD-001", None).await;
     assert_eq!(status, StatusCode::OK);
-    let controls = api.app.artifacts.get(s3, "controls.json").await.unwrap().unwrap().1;
-    let controls: Value = serde_json::from_slice(&controls).unwrap();
+    let s3_bundle = BundleRef::from(&api.app.store.run(s3).await.unwrap().unwrap());
+    let controls = api.app.artifacts.get(&s3_bundle, "controls.json").await.unwrap().unwrap().1;
+    let controls: Value = serde_json::from_slice(&read_body(controls).await.unwrap()).unwrap();
     let expected: Vec<&str> =
         controls["controls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     let approved: Vec<&str> =
@@ -119,10 +121,10 @@ async fn approval_flow(api: Api) {
     // Approved artifacts never change: the run cannot be re-run and its files cannot be overwritten.
     let (status, _) = api.call("POST", &format!("/v1/runs/{s3}/retry"), None).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let overwrite = api.app.artifacts.put(s3, "template.yaml", "application/yaml", b"Resources: {}\n").await;
+    let overwrite = api.app.artifacts.put(&s3_bundle, "template.yaml", "application/yaml", b"Resources: {}\n").await;
     assert!(overwrite.is_err(), "an artifact is written once");
     let versions: Vec<(String, String)> =
-        api.app.artifacts.list(s3).await.unwrap().into_iter().map(|a| (a.name, a.version)).collect();
+        api.app.artifacts.list(&s3_bundle).await.unwrap().into_iter().map(|a| (a.name, a.version)).collect();
     let approved_versions: Vec<(String, String)> = bundle["artifacts"]
         .as_array()
         .unwrap()

@@ -93,6 +93,7 @@ fn operations(run_id: &str) -> Vec<(&'static str, &'static str, String, Option<V
         ("GET", "/v1/profiles/{profile_id}", "/v1/profiles/FIN-PROD-001".into(), None),
         ("GET", "/v1/profiles/{profile_id}/versions/{version}", "/v1/profiles/FIN-PROD-001/versions/1".into(), None),
         ("POST", "/v1/requests", "/v1/requests".into(), Some(request)),
+        ("POST", "/v1/intake/s3-event", "/v1/intake/s3-event".into(), Some(json!({"source": "aws.s3"}))),
         ("GET", "/v1/runs", "/v1/runs".into(), None),
         ("GET", "/v1/runs/{run_id}", format!("/v1/runs/{run_id}"), None),
         ("POST", "/v1/runs/{run_id}/retry", format!("/v1/runs/{run_id}/retry"), None),

@@ -121,14 +121,14 @@ fn assert_names_exactly_the_cause_and_effects(d: &Value) {
 }
 
 async fn artifact_json(api: &Api, run: &str, name: &str) -> Value {
-    let (_, bytes) = api.app.artifacts.get(run, name).await.unwrap().unwrap_or_else(|| panic!("{run} has {name}"));
+    let (_, bytes) = api.app.artifact(run, name).await.unwrap().unwrap_or_else(|| panic!("{run} has {name}"));
     serde_json::from_slice(&bytes).unwrap()
 }
 
 async fn write_dir(api: &Api, run: &str, dir: &Path, profile: &Value) {
     std::fs::create_dir_all(dir).unwrap();
-    for info in api.app.artifacts.list(run).await.unwrap() {
-        let (_, bytes) = api.app.artifacts.get(run, &info.name).await.unwrap().unwrap();
+    for info in api.app.artifact_list(run).await.unwrap() {
+        let (_, bytes) = api.app.artifact(run, &info.name).await.unwrap().unwrap();
         std::fs::write(dir.join(&info.name), bytes).unwrap();
     }
     std::fs::write(dir.join("profile.json"), serde_json::to_vec(profile).unwrap()).unwrap();
@@ -142,13 +142,13 @@ async fn versions_and_diff(api: Api) {
     let (logs_v1, s3_v1, logs_v2) = (&v1[0], &v1[1], &v2[0]);
     let run2 = api.app.store.run(logs_v2).await.unwrap().unwrap();
     assert_eq!((run2.status.as_str(), run2.bundle_version, run2.profile_version), ("succeeded", 2, 2));
-    assert!(api.app.artifacts.get(logs_v1, "diff.json").await.unwrap().is_none(), "a first version has no diff");
+    assert!(api.app.artifact(logs_v1, "diff.json").await.unwrap().is_none(), "a first version has no diff");
 
     let written = artifact_json(&api, logs_v2, "diff.json").await;
     assert_names_exactly_the_cause_and_effects(&written);
     assert_eq!(written["from"]["run_id"], Value::from(logs_v1.clone()));
     assert_eq!(written["to"]["bundle_version"], 2);
-    let md = api.app.artifacts.get(logs_v2, "diff.md").await.unwrap().unwrap().1;
+    let md = api.app.artifact(logs_v2, "diff.md").await.unwrap().unwrap().1;
     let md = String::from_utf8(md).unwrap();
     assert!(md.contains("`/security_operations/logging/log_retention_period`: `400` → `731`"), "{md}");
     assert!(md.contains("statement removed `RequireMfaForSensitiveActions`"), "{md}");

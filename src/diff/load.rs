@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Bundle;
-use crate::store::{ArtifactStore, Store, StoreError};
+use crate::store::{ArtifactStore, BundleRef, RunRecord, Store, StoreError, read_body};
 
 /// Files the diff itself wrote; never part of what is compared.
 const OWN: [&str; 2] = ["diff.json", "diff.md"];
@@ -30,24 +30,19 @@ pub fn from_dir(dir: &Path) -> std::io::Result<Bundle> {
 }
 
 /// A run's artifacts and the profile version it used.
-pub async fn from_run(
-    store: &dyn Store,
-    artifacts: &dyn ArtifactStore,
-    run_id: &str,
-    profile_id: &str,
-    profile_version: i64,
-) -> Result<Bundle, StoreError> {
+pub async fn from_run(store: &dyn Store, artifacts: &dyn ArtifactStore, run: &RunRecord) -> Result<Bundle, StoreError> {
     let mut bundle = Bundle::default();
-    for info in artifacts.list(run_id).await? {
+    let at = BundleRef::from(run);
+    for info in artifacts.list(&at).await? {
         if OWN.contains(&info.name.as_str()) {
             continue;
         }
-        if let Some((_, bytes)) = artifacts.get(run_id, &info.name).await? {
-            bundle.files.insert(info.name, bytes);
+        if let Some((_, body)) = artifacts.get(&at, &info.name).await? {
+            bundle.files.insert(info.name, read_body(body).await?);
         }
     }
     bundle.profile = store
-        .profile(profile_id, Some(profile_version))
+        .profile(&run.profile_id, Some(run.profile_version))
         .await?
         .and_then(|p| serde_json::from_str::<Value>(&p.document).ok());
     Ok(bundle)

@@ -6,10 +6,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::advisor::Advisor;
 use crate::input::Profile;
 use crate::knowledge::Knowledge;
 use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
-use crate::store::{ArtifactStore, ClaimedStage, StageOutcome, Store, now_ms};
+use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
 use crate::telemetry::{metrics, trace};
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct Worker {
     artifacts: Arc<dyn ArtifactStore>,
     knowledge: Arc<Knowledge>,
     config: WorkerConfig,
+    /// The model behind the `advise` stage, when configured.
+    advisor: Option<Arc<Advisor>>,
 }
 
 impl Worker {
@@ -52,7 +55,13 @@ impl Worker {
         knowledge: Arc<Knowledge>,
         config: WorkerConfig,
     ) -> Worker {
-        Worker { id, store, artifacts, knowledge, config }
+        Worker { id, store, artifacts, knowledge, config, advisor: None }
+    }
+
+    /// Runs `advise` stages with this advisor.
+    pub fn with_advisor(mut self, advisor: Option<Arc<Advisor>>) -> Worker {
+        self.advisor = advisor;
+        self
     }
 
     /// Runs until `shutdown` turns true, then hands back any lease it holds.
@@ -112,9 +121,13 @@ impl Worker {
                 return Ok(());
             }
             if let Err(e) = self.publish(&stage, &artifacts).await {
-                outcome = StageOutcome::Transient {
-                    error: format!("publishing artifacts: {e}"),
-                    backoff_base_ms: self.config.backoff_base.as_millis() as i64,
+                let error = format!("publishing artifacts: {e}");
+                outcome = match e {
+                    // Different bytes under an immutable name: retrying cannot change that.
+                    StoreError::ArtifactExists(_) => StageOutcome::Permanent { error },
+                    _ => {
+                        StageOutcome::Transient { error, backoff_base_ms: self.config.backoff_base.as_millis() as i64 }
+                    }
                 };
             }
         }
@@ -164,9 +177,9 @@ impl Worker {
     }
 
     /// Copies an attempt's artifacts from its own location to the run's.
-    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), crate::store::StoreError> {
+    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
         for artifact in artifacts {
-            self.artifacts.put(&stage.run_id, &artifact.name, artifact.content_type, &artifact.bytes).await?;
+            self.artifacts.put(&bundle_of(stage), &artifact.name, artifact.content_type, &artifact.bytes).await?;
         }
         Ok(())
     }
@@ -194,14 +207,26 @@ impl Worker {
         }
         let knowledge = self.knowledge.clone();
         let service_id = stage.service_id.clone();
-        // Stages are CPU-bound and synchronous: keep them off the async reactor.
-        let result = tokio::task::spawn_blocking(move || {
-            let input =
-                StageInput { knowledge: &knowledge, profile: &profile, service_id: &service_id, previous: &previous };
-            pipeline::run_stage(name, &input)
-        })
-        .await
-        .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??;
+        let result = if name == StageName::Advise {
+            // The one stage that waits on the network (the model), so it runs here.
+            let advisor = self.advisor.clone().ok_or_else(|| {
+                StageError::Permanent("the advise stage needs a model (SECCFG_BEDROCK_MODEL_ID)".into())
+            })?;
+            advisor.run(knowledge, profile, service_id, previous).await?
+        } else {
+            // Stages are CPU-bound and synchronous: keep them off the async reactor.
+            tokio::task::spawn_blocking(move || {
+                let input = StageInput {
+                    knowledge: &knowledge,
+                    profile: &profile,
+                    service_id: &service_id,
+                    previous: &previous,
+                };
+                pipeline::run_stage(name, &input)
+            })
+            .await
+            .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??
+        };
         let mut artifacts = result.artifacts;
         if StageName::PIPELINE.last() == Some(&name) {
             // The run is about to become a succeeded bundle version: compare it with the previous one.
@@ -212,7 +237,7 @@ impl Worker {
             artifacts.extend(diff);
         }
         // Written to the attempt's own location first; published only on a lease-checked finish.
-        let staging = attempt_key(stage);
+        let staging = BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) };
         for artifact in &artifacts {
             self.artifacts
                 .put(&staging, &artifact.name, artifact.content_type, &artifact.bytes)
@@ -223,10 +248,21 @@ impl Worker {
     }
 }
 
-/// Where one attempt writes its artifacts before they are published: a key of
-/// its own next to the run's, e.g. `<run id>.s2a3` for stage 2, attempt 3.
-pub fn attempt_key(stage: &ClaimedStage) -> String {
-    format!("{}.s{}a{}", stage.run_id, stage.position, stage.attempt)
+/// Where one attempt writes its artifacts before they are published: a location of
+/// its own next to the run's (`<run id>.s2a3` locally for stage 2, attempt 3).
+fn attempt_suffix(stage: &ClaimedStage) -> String {
+    format!("s{}a{}", stage.position, stage.attempt)
+}
+
+/// The run's bundle, where published artifacts live.
+fn bundle_of(stage: &ClaimedStage) -> BundleRef {
+    BundleRef {
+        run_id: stage.run_id.clone(),
+        profile_id: stage.profile_id.clone(),
+        service_id: stage.service_id.clone(),
+        bundle_version: stage.bundle_version,
+        staging: None,
+    }
 }
 
 /// The metrics outcome label; mirrors the SQL in `finish_stage` (a transient

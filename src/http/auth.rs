@@ -32,6 +32,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/metrics", Access::Public),
     (Method::POST, "/v1/profiles", Access::Needs(Role::Submitter)),
     (Method::POST, "/v1/requests", Access::Needs(Role::Submitter)),
+    (Method::POST, "/v1/intake/s3-event", Access::Needs(Role::Submitter)),
     (Method::POST, "/v1/runs/{run_id}/retry", Access::Needs(Role::Submitter)),
     (Method::POST, "/v1/runs/{run_id}/approval", Access::Needs(Role::Approver)),
     (Method::GET, "/v1/audit", Access::Needs(Role::Admin)),

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppError;
 use crate::input::InputError;
+use crate::intake::IntakeError;
 
 /// One invalid field in a problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,6 +52,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body exceeds the {0}-byte limit")]
     PayloadTooLarge(usize),
+    #[error(transparent)]
+    Intake(crate::intake::IntakeError),
 }
 
 impl Problem {
@@ -91,6 +94,30 @@ impl From<ApiError> for Problem {
             ApiError::PayloadTooLarge(_) => {
                 Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", e.to_string())
             }
+            ApiError::Intake(intake) => intake_problem(intake),
+        }
+    }
+}
+
+fn intake_problem(e: IntakeError) -> Problem {
+    let detail = e.to_string();
+    let field = |pointer: &str, slug: &str| Problem {
+        errors: vec![ProblemField { pointer: pointer.into(), detail: detail.clone(), suggestions: Vec::new() }],
+        ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail.clone())
+    };
+    match e {
+        IntakeError::App(app) => app_problem(app),
+        IntakeError::NotConfigured => Problem::new(StatusCode::NOT_FOUND, "intake-not-configured", detail),
+        IntakeError::UnknownBucket(_) => field("/detail/bucket/name", "unknown-bucket"),
+        IntakeError::UnknownObject(..) => field("/detail/object/key", "unknown-object"),
+        IntakeError::TooLarge { .. } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "object-too-large", detail),
+        IntakeError::S3(inner) => {
+            tracing::error!(error = %inner, "intake read from S3 failed");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the object could not be read from S3; try again",
+            )
         }
     }
 }

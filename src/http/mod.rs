@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod health;
 mod idempotency;
+mod intake;
 mod library;
 mod metrics;
 mod profiles;
@@ -42,6 +43,7 @@ use idempotency::DocumentIdempotency;
         health::healthz, health::readyz, metrics::scrape,
         profiles::create, profiles::latest, profiles::version,
         requests::create,
+        intake::s3_event,
         runs::list, runs::show, runs::retry, runs::artifacts, runs::artifact,
         catalog::summary, catalog::services, catalog::service, catalog::resource_type, catalog::config_rules,
         approval::decide, approval::decision, diff::diff,
@@ -49,13 +51,14 @@ use idempotency::DocumentIdempotency;
         audit::list,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
+        intake::IntakeResponse, intake::IntakeSource,
         catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl,
         approval::ApprovalBody, approval::WaiverBody, approval::DecisionResponse, crate::library::DecisionRecord,
         crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, crate::library::ApprovedBundle,
         crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion,
         audit::AuditPage, crate::store::AuditEntry)),
     modifiers(&DocumentAuth, &DocumentIdempotency),
-    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "health"))
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -91,6 +94,7 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .nest("/v1/profiles", profiles::router())
         .nest("/v1/requests", requests::router())
         .nest("/v1/runs", runs::router().merge(approval::router()).merge(diff::router()))
+        .nest("/v1/intake", intake::router())
         .nest("/v1/library", library::router())
         .nest("/v1/catalog", catalog::router())
         .route("/healthz", get(health::healthz))

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, Problem};
 use crate::app::{App, AppError, is_lookup_key};
-use crate::store::{ArtifactInfo, RunFilter, RunRecord};
+use crate::store::{ArtifactInfo, BundleRef, RunFilter, RunRecord};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -124,8 +124,8 @@ pub async fn retry(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> A
 #[utoipa::path(get, path = "/v1/runs/{run_id}/artifacts", tag = "runs", params(("run_id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn artifacts(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<Json<Vec<ArtifactInfo>>> {
-    find(&app, &run_id).await?;
-    Ok(Json(app.artifacts.list(&run_id).await.map_err(AppError::from)?))
+    let run = find(&app, &run_id).await?;
+    Ok(Json(app.artifacts.list(&BundleRef::from(&run)).await.map_err(AppError::from)?))
 }
 
 /// One artifact, served with its content type (JSON, YAML, HCL, Markdown).
@@ -136,9 +136,13 @@ pub async fn artifact(
     State(app): State<Arc<App>>,
     Path((run_id, name)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    find(&app, &run_id).await?;
-    let Some((info, bytes)) = app.artifacts.get(&run_id, &name).await.map_err(AppError::from)? else {
+    let run = find(&app, &run_id).await?;
+    let Some((info, body)) = app.artifacts.get(&BundleRef::from(&run), &name).await.map_err(AppError::from)? else {
         return Err(ApiError::NotFound(format!("run '{run_id}' has no artifact '{name}'")));
     };
-    Ok(([(header::CONTENT_TYPE, info.content_type)], bytes))
+    // Streamed from the store: a large file never sits in memory whole.
+    Ok((
+        [(header::CONTENT_TYPE, info.content_type), (header::CONTENT_LENGTH, info.size.to_string())],
+        axum::body::Body::from_stream(body),
+    ))
 }

@@ -95,5 +95,6 @@ fn control(id: &str) -> ControlDef {
         preventive: None,
         responsive: None,
         not_expressible: None,
+        advisor_model: None,
     }
 }

@@ -459,6 +459,7 @@ fn control(
         preventive: preventive(catalog, service, rule, &paths),
         responsive: None,
         not_expressible: None,
+        advisor_model: None,
     }
 }
 
@@ -610,6 +611,7 @@ fn detective_only(catalog: &Catalog, service: &ServiceIdentity, sc: &mut Service
             preventive: None,
             responsive: None,
             not_expressible: None,
+            advisor_model: None,
         });
     }
 }

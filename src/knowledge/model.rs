@@ -209,6 +209,10 @@ pub struct ControlDef {
     /// resource the template creates): reviewed text shown with the Security Hub coverage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_expressible: Option<String>,
+    /// Set by seccfg, never written in a file: the model that proposed a control the
+    /// advisor verified (`source: advisor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisor_model: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

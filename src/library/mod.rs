@@ -10,9 +10,11 @@
 //! out without a background job. Nothing here knows about runs or HTTP: callers
 //! check the run and build the entry (see `crate::approval`).
 
+pub mod dynamodb;
 mod relational;
 pub mod time;
 
+pub use dynamodb::DynamoLibrary;
 pub use relational::{PostgresLibrary, SqliteLibrary};
 
 use std::collections::BTreeMap;

@@ -130,6 +130,7 @@ pub fn checks_of(stage: StageName, value: &serde_json::Value) -> Result<Checks, 
     Ok(match stage {
         StageName::Collect => parse::<Collected>(value)?.checks,
         StageName::Analyze => parse::<Analyzed>(value)?.checks,
+        StageName::Advise => parse::<super::advise::Advised>(value)?.checks,
         StageName::Controls => parse::<ControlsOutput>(value)?.checks,
         StageName::Iac => parse::<IacOutput>(value)?.checks,
         StageName::Iam => parse::<IamOutput>(value)?.checks,

@@ -8,6 +8,7 @@
 //! orchestrate: `analyze` builds the [`Plan`](crate::plan::Plan), the renderers in
 //! [`crate::render`] turn it into text, and the stages verify what they produced.
 
+pub mod advise;
 pub mod analyze;
 pub mod checks;
 pub mod collect;
@@ -33,6 +34,8 @@ use contracts::Contract;
 pub enum StageName {
     Collect,
     Analyze,
+    /// Only when a model is configured: verified control proposals (`advise.rs`).
+    Advise,
     Controls,
     Iac,
     Iam,
@@ -51,10 +54,20 @@ impl StageName {
         StageName::Verify,
     ];
 
+    /// The stages of a new run: the pipeline, with `advise` after `analyze` when a model is on.
+    pub fn stages(advise: bool) -> Vec<StageName> {
+        let mut stages = StageName::PIPELINE.to_vec();
+        if advise {
+            stages.insert(2, StageName::Advise);
+        }
+        stages
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StageName::Collect => "collect",
             StageName::Analyze => "analyze",
+            StageName::Advise => "advise",
             StageName::Controls => "controls",
             StageName::Iac => "iac",
             StageName::Iam => "iam",
@@ -64,7 +77,7 @@ impl StageName {
     }
 
     pub fn parse(s: &str) -> Option<StageName> {
-        StageName::PIPELINE.iter().copied().find(|n| n.as_str() == s)
+        StageName::stages(true).into_iter().find(|n| n.as_str() == s)
     }
 }
 
@@ -153,8 +166,12 @@ impl StageInput<'_> {
         self.previous(T::STAGE).map(contracts::parse).transpose()
     }
 
-    /// The plan `analyze` built for this run.
+    /// The plan `analyze` built for this run, with the controls `advise` verified
+    /// and added when the advisor ran.
     pub fn plan(&self) -> Result<Plan, StageError> {
+        if let Some(advised) = self.read_optional::<advise::Advised>()? {
+            return Ok(advised.plan);
+        }
         Ok(self.read::<contracts::Analyzed>()?.plan)
     }
 }
@@ -163,6 +180,9 @@ pub fn run_stage(stage: StageName, input: &StageInput<'_>) -> Result<StageOutput
     match stage {
         StageName::Collect => collect::run(input),
         StageName::Analyze => analyze::run(input),
+        StageName::Advise => Err(StageError::Permanent(
+            "the advise stage asks a model: it runs in the worker with an advisor configured".into(),
+        )),
         StageName::Controls => controls::run(input),
         StageName::Iac => iac::run(input),
         StageName::Iam => iam::run(input),

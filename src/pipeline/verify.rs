@@ -22,8 +22,12 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         by_stage.insert(stage.as_str().into(), json!({ "checks": checks.len(), "failed": failed }));
         all.0.extend(checks);
     }
+    let advised = input.read_optional::<super::advise::Advised>()?;
+    if let Some(a) = &advised {
+        all.0.extend(a.checks.0.iter().cloned());
+    }
     let failed = all.failed().count();
-    let verification = json!({
+    let mut verification = json!({
         "catalog_version": input.catalog().version(),
         "service": input.service_id,
         "passed": failed == 0,
@@ -33,6 +37,13 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         "by_check": summary(&all),
         "checks": all.0,
     });
+    if let Some(a) = &advised {
+        // What the model proposed: accepted ones are controls of this bundle, rejected
+        // ones never reached a template or policy.
+        verification["advisor"] = json!({
+            "model_id": a.model_id, "asked": a.asked, "accepted": a.accepted, "rejected": a.rejected,
+        });
+    }
     let bundle = json!({
         "service": input.service_id,
         "catalog_version": input.catalog().version(),

@@ -5,12 +5,14 @@
 //! embedded default, PostgreSQL for many service instances — sharing the SQL text
 //! in [`sql`] except where the dialects differ (the stage claim).
 
-mod artifacts;
+pub mod artifacts;
 mod postgres;
 mod sql;
 mod sqlite;
 
-pub use artifacts::{ArtifactInfo, ArtifactStore, LocalArtifactStore};
+pub use artifacts::{
+    ArtifactBody, ArtifactInfo, ArtifactStore, BundleRef, LocalArtifactStore, S3ArtifactStore, S3Location, read_body,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -29,9 +31,19 @@ pub enum StoreError {
     Corrupt(String),
     #[error("artifact storage error: {0}")]
     Artifact(String),
+    /// An immutable artifact already holds different bytes.
+    #[error("artifact '{0}' already exists with different content")]
+    ArtifactExists(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// A primary-key or unique constraint refused the write (both backends).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredProfile {
@@ -107,6 +119,7 @@ pub struct ClaimedStage {
     pub service_id: String,
     pub profile_id: String,
     pub profile_version: i64,
+    pub bundle_version: i64,
     pub max_attempts: i64,
     /// An earlier attempt never finished: its lease expired.
     pub lease_expired: bool,
@@ -212,6 +225,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_request(&self, request: &NewRequest, now: i64) -> StoreResult<()>;
     async fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
     async fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+    /// A cached advisor answer by its key (hash of model id and prompt).
+    async fn advisor_cached(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores an advisor answer; an existing key keeps its first answer.
+    async fn advisor_cache(&self, key: &str, model_id: &str, answer: &str, now: i64) -> StoreResult<()>;
+    /// The runs of one committed request (by its internal id); empty when there is none.
+    async fn request_runs(&self, request_id: &str) -> StoreResult<Vec<RunRecord>>;
     /// Outputs of the run's succeeded stages, in order.
     async fn stage_outputs(&self, run_id: &str) -> StoreResult<Vec<(String, String)>>;
 

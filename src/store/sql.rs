@@ -86,7 +86,7 @@ pub const RETRY_RUN: &str =
 pub const LATEST_BUNDLE: &str = "SELECT COALESCE(MAX(bundle_version), 0) FROM runs WHERE service_id = $1 AND profile_id = $2 AND status = 'succeeded'";
 /// `abandoned` counts earlier attempts that never finished: the stage is being
 /// claimed again because their lease expired (released leases are finished).
-pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, s.name, s.attempts, s.max_attempts, q.traceparent, \
+pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, r.bundle_version, s.name, s.attempts, s.max_attempts, q.traceparent, \
      (SELECT COUNT(*) FROM stage_attempts a WHERE a.run_id = s.run_id AND a.position = s.position \
         AND a.finished_at IS NULL) AS abandoned \
      FROM stages s JOIN runs r ON r.id = s.run_id JOIN requests q ON q.id = r.request_id WHERE s.run_id = $1 AND s.position = $2";
@@ -200,6 +200,46 @@ macro_rules! impl_store {
                 Ok(Some(run))
             }
 
+            async fn advisor_cached(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT answer FROM advisor_cache WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn advisor_cache(
+                &self,
+                key: &str,
+                model_id: &str,
+                answer: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO advisor_cache (key, model_id, answer, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(model_id)
+                .bind(answer)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn request_runs(&self, request_id: &str) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
+                use $crate::store::sql::*;
+                let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE request_id = $1 ORDER BY created_at, id");
+                let rows = sqlx::query(&sql).bind(request_id).fetch_all(&self.pool).await?;
+                let mut runs = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut run = run_from_row(row)?;
+                    run.stages = self.stages_of(&run.id).await?;
+                    runs.push(run);
+                }
+                Ok(runs)
+            }
+
             async fn runs(&self, f: &$crate::store::RunFilter) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
                 use $crate::store::sql::*;
                 let (after_ts, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
@@ -268,6 +308,7 @@ macro_rules! impl_store {
                     service_id: d.try_get("service_id")?,
                     profile_id: d.try_get("profile_id")?,
                     profile_version: d.try_get("profile_version")?,
+                    bundle_version: d.try_get("bundle_version")?,
                     max_attempts: d.try_get("max_attempts")?,
                     lease_expired: d.try_get::<i64, _>("abandoned")? > 0,
                     traceparent: d.try_get("traceparent")?,

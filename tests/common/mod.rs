@@ -1,6 +1,9 @@
 //! Shared test fixtures: fresh databases on both backends, the catalog, examples.
 #![allow(dead_code)]
 
+pub mod converse;
+pub mod moto;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 

@@ -25,6 +25,11 @@ pub(crate) struct ControlEntry {
     priority: Priority,
     category: crate::knowledge::Category,
     derived: bool,
+    /// `advisor` for a model's proposal that passed verification; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_id: Option<String>,
     /// detective / preventive / proactive / responsive
     types: Vec<&'static str>,
     config_rule: Option<String>,
@@ -120,6 +125,8 @@ fn entry(c: &ControlDef, priority: Priority, derived: bool) -> ControlEntry {
         priority,
         category: c.category,
         derived,
+        source: c.advisor_model.as_ref().map(|_| "advisor"),
+        model_id: c.advisor_model.clone(),
         types,
         config_rule: c.detective.as_ref().map(|d| d.config_rule.clone()),
         security_hub: c.security_hub.clone(),
