@@ -1,42 +1,51 @@
-# The control library (SECCFG_LIBRARY_URL=dynamodb://<table>): approved controls by
-# (pk, sk), with global secondary indexes by service and by framework. Point-in-time
+# The control library (SECCFG_LIBRARY_URL=dynamodb://<table>): the single-table key design of
+# src/library/dynamodb.rs (PK, SK; GSI1 by service, GSI2 by framework — names and
+# attributes must match that file, which creates the same table in tests). Point-in-time
 # recovery, SSE with the objects CMK, deletion protection per environment.
 
 resource "aws_dynamodb_table" "library" {
   name                        = "${local.name}-library"
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "pk"
-  range_key                   = "sk"
+  hash_key                    = "PK"
+  range_key                   = "SK"
   deletion_protection_enabled = var.deletion_protection
 
   attribute {
-    name = "pk"
+    name = "PK"
     type = "S"
   }
   attribute {
-    name = "sk"
+    name = "SK"
     type = "S"
   }
   attribute {
-    name = "service_id"
+    name = "GSI1PK"
     type = "S"
   }
   attribute {
-    name = "framework"
+    name = "GSI1SK"
+    type = "S"
+  }
+  attribute {
+    name = "GSI2PK"
+    type = "S"
+  }
+  attribute {
+    name = "GSI2SK"
     type = "S"
   }
 
   global_secondary_index {
-    name            = "by_service"
-    hash_key        = "service_id"
-    range_key       = "sk"
+    name            = "by-service"
+    hash_key        = "GSI1PK"
+    range_key       = "GSI1SK"
     projection_type = "ALL"
   }
 
   global_secondary_index {
-    name            = "by_framework"
-    hash_key        = "framework"
-    range_key       = "sk"
+    name            = "by-framework"
+    hash_key        = "GSI2PK"
+    range_key       = "GSI2SK"
     projection_type = "ALL"
   }
 
