@@ -13,7 +13,6 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
 use crate::app::{AcceptedRequest, App, ProfileRef};
 use crate::auth::Principal;
-use crate::input::{FieldError, InputError};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new().route("/", post(create))
@@ -42,41 +41,8 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(accepted)))
 }
 
-/// Takes the profile reference out of the body, leaving the verbatim request.
+/// Takes the profile reference out of the body, leaving the verbatim request; the one
+/// parser is [`crate::app::take_profile_ref`], shared with the S3 intake.
 fn profile_ref(body: &mut Value) -> Result<ProfileRef, ApiError> {
-    let field = |pointer: &str, detail: &str| {
-        ApiError::from(crate::app::AppError::Input(InputError::Fields(vec![FieldError {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }])))
-    };
-    let Some(obj) = body.as_object_mut() else {
-        return Err(field("", "must be an object"));
-    };
-    let id = obj.remove("profile_id");
-    let version = obj.remove("profile_version");
-    let embedded = obj.remove("profile");
-    match (id, embedded) {
-        (Some(_), Some(_)) => Err(field("/profile", "give either profile_id or profile, not both")),
-        (None, Some(doc)) => Ok(ProfileRef::Embedded(doc)),
-        (Some(Value::String(profile_id)), None) => {
-            if profile_id.is_empty()
-                || profile_id.len() > 128
-                || !profile_id.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
-            {
-                return Err(field("/profile_id", "must be 1–128 letters, digits, '-', '_' or '.'"));
-            }
-            let version = match version {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_i64()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| field("/profile_version", "must be an integer ≥ 1"))?,
-                ),
-            };
-            Ok(ProfileRef::Stored { profile_id, version })
-        }
-        (Some(_), None) => Err(field("/profile_id", "must be a string")),
-        (None, None) => Err(field("/profile_id", "is required (or embed the profile as /profile)")),
-    }
+    crate::app::take_profile_ref(body).map_err(ApiError::from)
 }
