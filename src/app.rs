@@ -13,11 +13,13 @@ use crate::knowledge::Knowledge;
 use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
 use crate::store::{
-    ArtifactInfo, ArtifactStore, BundleRef, NewRequest, Store, StoreError, StoredProfile, now_ms, read_body,
+    ArtifactInfo, ArtifactStore, BundleRef, NewRequest, Priority, Store, StoreError, StoredProfile, now_ms, read_body,
 };
 
 /// Transient failures get this many attempts per stage before the run fails.
 pub const MAX_ATTEMPTS: i64 = 5;
+/// A request for more services than this is bulk work (see [`Priority`]).
+pub const BULK_SERVICES: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -102,18 +104,26 @@ pub struct App {
     pub library: Arc<dyn Library>,
     /// The model behind the `advise` stage; new runs include that stage when set.
     pub advisor: Option<Arc<crate::advisor::Advisor>>,
+    /// Every request this app submits is bulk work (the one-shot CLI).
+    pub bulk: bool,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, artifacts: Arc<dyn ArtifactStore>, knowledge: Arc<Knowledge>) -> App {
         let library = store.library();
-        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library, advisor: None }
+        App { store, artifacts, catalog: knowledge.catalog().clone(), knowledge, library, advisor: None, bulk: false }
     }
 
     /// Keeps the control library elsewhere (for example DynamoDB).
     /// Turns the advisor on: new runs include the `advise` stage.
     pub fn with_advisor(mut self, advisor: Option<Arc<crate::advisor::Advisor>>) -> App {
         self.advisor = advisor;
+        self
+    }
+
+    /// Schedules every request this app submits as bulk work (see [`Priority`]).
+    pub fn submitting_bulk(mut self) -> App {
+        self.bulk = true;
         self
     }
 
@@ -278,6 +288,7 @@ impl App {
             stages: StageName::stages(self.advisor.is_some()).into_iter().map(|s| s.as_str()).collect(),
             max_attempts: MAX_ATTEMPTS,
             traceparent: crate::telemetry::trace::current_traceparent(),
+            priority: if self.bulk || runs.len() > BULK_SERVICES { Priority::Bulk } else { Priority::Interactive },
         };
         self.store.create_request(&new, now_ms()).await?;
         Ok(AcceptedRequest {

@@ -110,7 +110,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(config) => {
             init_logging(true)?;
-            let app = open(&config.store).await?;
+            let app = open(&config.store, false).await?;
             let served = seccfg::server::serve(app, config).await;
             seccfg::telemetry::trace::shutdown();
             served?;
@@ -217,7 +217,8 @@ fn init_logging(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
+/// Opens the app; `bulk` schedules what it submits as bulk work (the one-shot CLI).
+async fn open(config: &StoreConfig, bulk: bool) -> anyhow::Result<Arc<App>> {
     let knowledge = Arc::new(Knowledge::load_default()?);
     let store = store::connect(&config.database_url)
         .await
@@ -225,6 +226,9 @@ async fn open(config: &StoreConfig) -> anyhow::Result<Arc<App>> {
     store.migrate().await?;
     let artifacts = store::artifacts::open(config).await.map_err(|e| anyhow::anyhow!("SECCFG_ARTIFACT_URL: {e}"))?;
     let mut app = App::new(store, artifacts, knowledge);
+    if bulk {
+        app = app.submitting_bulk();
+    }
     if let Some(url) = &config.library_url {
         let table = seccfg::library::DynamoLibrary::table_from_url(url)
             .map_err(|e| anyhow::anyhow!("SECCFG_LIBRARY_URL: {e}"))?;
@@ -277,7 +281,7 @@ fn report_input_error(file: &Path, e: &AppError) {
 
 async fn run(profile: &Path, request: &Path, out: &Path, config: &StoreConfig) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let app = open(config).await?;
+    let app = open(config, true).await?;
     let profile_doc = match seccfg::input::parse_json(&read_json(profile)?) {
         Ok(v) => v,
         Err(e) => {

@@ -4,11 +4,12 @@ mod common;
 
 use std::sync::Arc;
 
-use seccfg::store::{NewRequest, RunFilter, StageOutcome, Store};
+use seccfg::store::{NewRequest, Priority, RunFilter, StageOutcome, Store};
 
 fn request(services: &[&str], stages: &[&'static str]) -> NewRequest {
     NewRequest {
         traceparent: None,
+        priority: Priority::Interactive,
         id: uuid::Uuid::new_v4().to_string(),
         request_id: "REQ-1".into(),
         document: "{}".into(),
@@ -136,6 +137,100 @@ async fn permanent_error_fails_run(store: Arc<dyn Store>) {
     assert_eq!(run.stages[0].error.as_deref(), Some("no such service"));
 }
 
+async fn finishing_claims_the_next_stage_for_the_same_worker(store: Arc<dyn Store>) {
+    with_profile(&store).await;
+    let req = request(&["s3"], &["collect", "analyze", "iac"]);
+    store.create_request(&req, 0).await.unwrap();
+    let run_id = &req.runs[0].2;
+    let ok = StageOutcome::Succeeded { output: "{}".into() };
+
+    let first = store.claim_stage("w1", 0, 1000).await.unwrap().unwrap();
+    let (recorded, next) = store.finish_and_claim_next(&first, "w1", &ok, 10, 1000).await.unwrap();
+    let second = next.expect("the next stage comes with the finish");
+    assert!(recorded);
+    assert_eq!((second.name.as_str(), second.position, second.attempt), ("analyze", 1, 1));
+    assert_eq!((second.service_id.as_str(), second.bundle_version), ("s3", first.bundle_version));
+    assert!(store.claim_stage("w2", 10, 1000).await.unwrap().is_none(), "w1 holds the next stage");
+    let run = store.run(run_id).await.unwrap().unwrap();
+    assert_eq!((run.status.as_str(), run.stages[1].status.as_str()), ("running", "running"));
+    let attempts = store.stage_attempts(run_id).await.unwrap();
+    assert!(attempts.iter().any(|a| (a.0, a.1, a.2.as_str(), a.4) == (1, 1, "w1", None)), "{attempts:?}");
+
+    // The chained claim is a lease like any other: it expires if w1 dies holding it.
+    let taken = store.claim_stage("w2", 1011, 1000).await.unwrap().expect("expired chained lease is claimable");
+    assert_eq!((taken.name.as_str(), taken.attempt, taken.lease_expired), ("analyze", 2, true));
+    let (recorded, next) = store.finish_and_claim_next(&second, "w1", &ok, 1012, 1000).await.unwrap();
+    assert!(!recorded && next.is_none(), "the old owner records nothing and claims nothing");
+    let (_, third) = store.finish_and_claim_next(&taken, "w2", &ok, 1013, 1000).await.unwrap();
+    let third = third.expect("iac chained to w2");
+    let failed = StageOutcome::Permanent { error: "no".into() };
+    let (recorded, next) = store.finish_and_claim_next(&third, "w2", &failed, 1014, 1000).await.unwrap();
+    assert!(recorded && next.is_none(), "a failed stage claims nothing");
+    assert_eq!(store.run(run_id).await.unwrap().unwrap().status, "failed");
+}
+
+async fn the_last_stage_claims_nothing_and_the_run_succeeds(store: Arc<dyn Store>) {
+    with_profile(&store).await;
+    let req = request(&["sqs"], &["collect"]);
+    store.create_request(&req, 0).await.unwrap();
+    let only = store.claim_stage("w", 0, 1000).await.unwrap().unwrap();
+    let ok = StageOutcome::Succeeded { output: "{}".into() };
+    let (recorded, next) = store.finish_and_claim_next(&only, "w", &ok, 5, 1000).await.unwrap();
+    assert!(recorded && next.is_none());
+    assert_eq!(store.run(&req.runs[0].2).await.unwrap().unwrap().status, "succeeded");
+}
+
+fn with_priority(mut r: NewRequest, priority: Priority) -> NewRequest {
+    r.priority = priority;
+    r
+}
+
+/// The service of the run whose stage `worker` claims at `now` (with a lease that outlasts the test).
+async fn claim_service(store: &Arc<dyn Store>, worker: &str, now: i64) -> String {
+    store.claim_stage(worker, now, 1_000_000).await.unwrap().expect("a claimable stage").service_id
+}
+
+async fn started_runs_finish_before_new_ones_start(store: Arc<dyn Store>) {
+    with_profile(&store).await;
+    store.create_request(&request(&["s3"], &["collect", "analyze"]), 0).await.unwrap();
+    store.create_request(&request(&["sns"], &["collect", "analyze"]), 10).await.unwrap();
+    let first = store.claim_stage("w1", 20, 1000).await.unwrap().unwrap();
+    assert_eq!(first.service_id, "s3");
+    let ok = StageOutcome::Succeeded { output: "{}".into() };
+    assert!(store.finish_stage(&first, "w1", &ok, 30).await.unwrap());
+    // The older run's second stage comes before the newer run's first.
+    let next = store.claim_stage("w2", 30, 1000).await.unwrap().unwrap();
+    assert_eq!((next.service_id.as_str(), next.name.as_str()), ("s3", "analyze"));
+    assert_eq!(claim_service(&store, "w3", 30).await, "sns");
+}
+
+async fn interactive_overtakes_recent_bulk_work_which_never_starves(store: Arc<dyn Store>) {
+    with_profile(&store).await;
+    let stages = ["collect"];
+    store.create_request(&with_priority(request(&["ec2"], &stages), Priority::Bulk), 0).await.unwrap();
+    store.create_request(&with_priority(request(&["rds"], &stages), Priority::Bulk), 1).await.unwrap();
+    store.create_request(&request(&["s3"], &stages), 60_000).await.unwrap();
+    // Submitted a minute after the bulk work, the interactive request goes first…
+    assert_eq!(claim_service(&store, "w", 60_001).await, "s3");
+    // …bulk work keeps its order…
+    assert_eq!(claim_service(&store, "w", 60_002).await, "ec2");
+    // …and interactive work submitted more than the bulk offset later waits behind it.
+    store.create_request(&request(&["sqs"], &stages), 1 + seccfg::store::BULK_OFFSET_MS + 1).await.unwrap();
+    assert_eq!(claim_service(&store, "w", 200_000).await, "rds");
+    assert_eq!(claim_service(&store, "w", 200_001).await, "sqs");
+}
+
+async fn expired_leases_are_claimed_before_queued_stages(store: Arc<dyn Store>) {
+    with_profile(&store).await;
+    let stages = ["collect"];
+    store.create_request(&with_priority(request(&["ec2"], &stages), Priority::Bulk), 0).await.unwrap();
+    store.claim_stage("dead", 0, 10).await.unwrap().unwrap();
+    store.create_request(&request(&["s3"], &stages), 5).await.unwrap();
+    let taken = store.claim_stage("alive", 20, 1000).await.unwrap().unwrap();
+    assert_eq!((taken.service_id.as_str(), taken.lease_expired), ("ec2", true), "the started run comes first");
+    assert_eq!(claim_service(&store, "alive", 21).await, "s3");
+}
+
 async fn release_on_shutdown(store: Arc<dyn Store>) {
     with_profile(&store).await;
     store.create_request(&request(&["ec2"], &["collect"]), 0).await.unwrap();
@@ -187,4 +282,9 @@ contract!(
     permanent_error_fails_run,
     release_on_shutdown,
     list_and_paginate,
+    finishing_claims_the_next_stage_for_the_same_worker,
+    the_last_stage_claims_nothing_and_the_run_succeeds,
+    started_runs_finish_before_new_ones_start,
+    interactive_overtakes_recent_bulk_work_which_never_starves,
+    expired_leases_are_claimed_before_queued_stages,
 );

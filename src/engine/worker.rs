@@ -1,6 +1,11 @@
 //! One worker loop: claim → run → record, until shutdown.
+//!
+//! Finishing a stage claims the run's next stage for the same worker in the same
+//! transaction, so a run's stages follow one another on one worker; that worker
+//! keeps the run's parsed profile and earlier stage outputs in memory between
+//! them ([`RunCache`]), while every output is still recorded in the store.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -12,6 +17,7 @@ use crate::knowledge::Knowledge;
 use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
 use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
 use crate::telemetry::{metrics, trace};
+use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -45,6 +51,27 @@ pub struct Worker {
     config: WorkerConfig,
     /// The model behind the `advise` stage, when configured.
     advisor: Option<Arc<Advisor>>,
+    /// The stage claimed when the previous one finished, run by the next [`Worker::step`].
+    chained: Arc<Mutex<Option<ClaimedStage>>>,
+    /// The last run this worker advanced.
+    cache: Arc<Mutex<Option<RunCache>>>,
+}
+
+/// What a worker keeps of the run it is advancing: the parsed profile and the
+/// outputs of the stages it ran, exactly as recorded (recorded outputs never change).
+struct RunCache {
+    run_id: String,
+    profile: Arc<Profile>,
+    /// (position, stage, output) of every succeeded stage before `next_position`.
+    previous: Vec<(StageName, Value)>,
+    /// The position whose inputs `previous` holds in full.
+    next_position: i64,
+}
+
+/// A stage's inputs: the run's profile and earlier outputs.
+struct StageInputs {
+    profile: Arc<Profile>,
+    previous: Vec<(StageName, Value)>,
 }
 
 impl Worker {
@@ -55,7 +82,16 @@ impl Worker {
         knowledge: Arc<Knowledge>,
         config: WorkerConfig,
     ) -> Worker {
-        Worker { id, store, artifacts, knowledge, config, advisor: None }
+        Worker {
+            id,
+            store,
+            artifacts,
+            knowledge,
+            config,
+            advisor: None,
+            chained: Arc::default(),
+            cache: Arc::default(),
+        }
     }
 
     /// Runs `advise` stages with this advisor.
@@ -87,8 +123,13 @@ impl Worker {
     /// Claims and runs one stage. Returns false when nothing was claimable.
     pub async fn step(&self) -> anyhow::Result<bool> {
         let lease_ms = self.config.lease.as_millis() as i64;
-        let Some(stage) = self.store.claim_stage(&self.id, now_ms(), lease_ms).await? else {
-            return Ok(false);
+        let chained = self.chained.lock().expect("chained stage lock").take();
+        let stage = match chained {
+            Some(stage) => stage,
+            None => match self.store.claim_stage(&self.id, now_ms(), lease_ms).await? {
+                Some(stage) => stage,
+                None => return Ok(false),
+            },
         };
         metrics::stage_claimed(&stage.name, stage.lease_expired);
         if stage.lease_expired {
@@ -107,7 +148,7 @@ impl Worker {
     async fn execute(&self, stage: ClaimedStage) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         let heartbeat = self.heartbeat(stage.clone());
-        let (mut outcome, artifacts) = self.outcome(&stage).await;
+        let (mut outcome, artifacts, output) = self.outcome(&stage).await;
         heartbeat.abort();
         if matches!(outcome, StageOutcome::Succeeded { .. }) {
             // Fencing: the attempt's artifacts are published only while its lease is
@@ -131,10 +172,13 @@ impl Worker {
                 };
             }
         }
-        let recorded = self.store.finish_stage(&stage, &self.id, &outcome, now_ms()).await?;
+        let lease_ms = self.config.lease.as_millis() as i64;
+        let (recorded, next) = self.store.finish_and_claim_next(&stage, &self.id, &outcome, now_ms(), lease_ms).await?;
         if !recorded {
             self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
         }
+        self.remember(&stage, recorded.then_some(&outcome).zip(output));
+        *self.chained.lock().expect("chained stage lock") = next;
         let elapsed = started.elapsed().as_secs_f64();
         metrics::stage_finished(&stage.name, outcome_label(&outcome, recorded, &stage), elapsed);
         let elapsed_ms = elapsed * 1000.0;
@@ -164,30 +208,45 @@ impl Worker {
         })
     }
 
-    async fn outcome(&self, stage: &ClaimedStage) -> (StageOutcome, Vec<Artifact>) {
+    /// Keeps the run's inputs for its next stage when this one's output was recorded.
+    fn remember(&self, stage: &ClaimedStage, recorded: Option<(&StageOutcome, (StageInputs, Value))>) {
+        let mut cache = self.cache.lock().expect("run cache lock");
+        *cache = match (recorded, StageName::parse(&stage.name)) {
+            (Some((StageOutcome::Succeeded { .. }, (mut inputs, output))), Some(name)) => {
+                inputs.previous.push((name, output));
+                Some(RunCache {
+                    run_id: stage.run_id.clone(),
+                    profile: inputs.profile,
+                    previous: inputs.previous,
+                    next_position: stage.position + 1,
+                })
+            }
+            _ => None,
+        };
+    }
+
+    async fn outcome(&self, stage: &ClaimedStage) -> (StageOutcome, Vec<Artifact>, Option<(StageInputs, Value)>) {
         let backoff_base_ms = self.config.backoff_base.as_millis() as i64;
         if !self.config.stage_delay.is_zero() {
             tokio::time::sleep(self.config.stage_delay).await;
         }
         match self.run_stage(stage).await {
-            Ok((output, artifacts)) => (StageOutcome::Succeeded { output }, artifacts),
-            Err(StageError::Transient(error)) => (StageOutcome::Transient { error, backoff_base_ms }, Vec::new()),
-            Err(StageError::Permanent(error)) => (StageOutcome::Permanent { error }, Vec::new()),
+            Ok((inputs, output, artifacts)) => {
+                (StageOutcome::Succeeded { output: output.to_string() }, artifacts, Some((inputs, output)))
+            }
+            Err(StageError::Transient(error)) => (StageOutcome::Transient { error, backoff_base_ms }, Vec::new(), None),
+            Err(StageError::Permanent(error)) => (StageOutcome::Permanent { error }, Vec::new(), None),
         }
     }
 
-    /// Copies an attempt's artifacts from its own location to the run's.
-    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
-        for artifact in artifacts {
-            self.artifacts.put(&bundle_of(stage), &artifact.name, artifact.content_type, &artifact.bytes).await?;
+    /// The run's profile and earlier outputs: from memory when this worker ran the
+    /// stage before, else read and parsed from the store.
+    async fn inputs(&self, stage: &ClaimedStage) -> Result<StageInputs, StageError> {
+        let cached = self.cache.lock().expect("run cache lock").take();
+        if let Some(c) = cached.filter(|c| c.run_id == stage.run_id && c.next_position == stage.position) {
+            return Ok(StageInputs { profile: c.profile, previous: c.previous });
         }
-        Ok(())
-    }
-
-    async fn run_stage(&self, stage: &ClaimedStage) -> Result<(String, Vec<Artifact>), StageError> {
         let transient = |e: &dyn std::fmt::Display| StageError::Transient(e.to_string());
-        let name = StageName::parse(&stage.name)
-            .ok_or_else(|| StageError::Permanent(format!("unknown stage '{}'", stage.name)))?;
         let stored = self
             .store
             .profile(&stage.profile_id, Some(stage.profile_version))
@@ -205,27 +264,44 @@ impl Worker {
                 previous.push((n, value));
             }
         }
+        Ok(StageInputs { profile: Arc::new(profile), previous })
+    }
+
+    /// Copies an attempt's artifacts from its own location to the run's.
+    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
+        let staging = BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) };
+        self.artifacts.publish(&staging, &bundle_of(stage), &files(artifacts)).await
+    }
+
+    async fn run_stage(&self, stage: &ClaimedStage) -> Result<(StageInputs, Value, Vec<Artifact>), StageError> {
+        let transient = |e: &dyn std::fmt::Display| StageError::Transient(e.to_string());
+        let name = StageName::parse(&stage.name)
+            .ok_or_else(|| StageError::Permanent(format!("unknown stage '{}'", stage.name)))?;
+        let inputs = self.inputs(stage).await?;
         let knowledge = self.knowledge.clone();
         let service_id = stage.service_id.clone();
-        let result = if name == StageName::Advise {
+        let (inputs, result) = if name == StageName::Advise {
             // The one stage that waits on the network (the model), so it runs here.
             let advisor = self.advisor.clone().ok_or_else(|| {
                 StageError::Permanent("the advise stage needs a model (SECCFG_BEDROCK_MODEL_ID)".into())
             })?;
-            advisor.run(knowledge, profile, service_id, previous).await?
+            let result = advisor.run(knowledge, (*inputs.profile).clone(), service_id, inputs.previous.clone()).await?;
+            (inputs, result)
         } else {
             // Stages are CPU-bound and synchronous: keep them off the async reactor.
-            tokio::task::spawn_blocking(move || {
+            let (inputs, result) = tokio::task::spawn_blocking(move || {
                 let input = StageInput {
                     knowledge: &knowledge,
-                    profile: &profile,
+                    profile: &inputs.profile,
                     service_id: &service_id,
-                    previous: &previous,
+                    previous: &inputs.previous,
                 };
-                pipeline::run_stage(name, &input)
+                let result = pipeline::run_stage(name, &input);
+                (inputs, result)
             })
             .await
-            .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))??
+            .map_err(|e| StageError::Permanent(format!("stage panicked: {e}")))?;
+            (inputs, result?)
         };
         let mut artifacts = result.artifacts;
         if StageName::PIPELINE.last() == Some(&name) {
@@ -238,14 +314,14 @@ impl Worker {
         }
         // Written to the attempt's own location first; published only on a lease-checked finish.
         let staging = BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) };
-        for artifact in &artifacts {
-            self.artifacts
-                .put(&staging, &artifact.name, artifact.content_type, &artifact.bytes)
-                .await
-                .map_err(|e| transient(&e))?;
-        }
-        Ok((result.output.to_string(), artifacts))
+        self.artifacts.put_all(&staging, &files(&artifacts)).await.map_err(|e| transient(&e))?;
+        Ok((inputs, result.output, artifacts))
     }
+}
+
+/// Artifacts as the artifact store takes them: (name, content type, bytes).
+fn files(artifacts: &[Artifact]) -> Vec<(&str, &str, &[u8])> {
+    artifacts.iter().map(|a| (a.name.as_str(), a.content_type, a.bytes.as_slice())).collect()
 }
 
 /// Where one attempt writes its artifacts before they are published: a location of

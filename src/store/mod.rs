@@ -69,6 +69,30 @@ pub struct NewRequest {
     pub max_attempts: i64,
     /// W3C traceparent of the HTTP request span that created the request, when tracing was on.
     pub traceparent: Option<String>,
+    pub priority: Priority,
+}
+
+/// How a request's runs are scheduled: by submission time, bulk work
+/// [`BULK_OFFSET_MS`] later, so an interactive request overtakes bulk work
+/// submitted up to that long before it, and bulk work waits at most that long more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    #[default]
+    Interactive,
+    Bulk,
+}
+
+/// How much later than its submission bulk work is scheduled.
+pub const BULK_OFFSET_MS: i64 = 120_000;
+
+impl Priority {
+    /// The offset added to the submission time to make the scheduling key.
+    pub fn offset_ms(self) -> i64 {
+        match self {
+            Priority::Interactive => 0,
+            Priority::Bulk => BULK_OFFSET_MS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -246,6 +270,16 @@ pub trait Store: Send + Sync + 'static {
         outcome: &StageOutcome,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Like [`Store::finish_stage`]; when the stage succeeded and the run has a next
+    /// stage, that stage is claimed for `worker` in the same transaction and returned.
+    async fn finish_and_claim_next(
+        &self,
+        stage: &ClaimedStage,
+        worker: &str,
+        outcome: &StageOutcome,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<(bool, Option<ClaimedStage>)>;
     /// Marks an attempt that lost its lease as abandoned (finished, outcome `abandoned`).
     async fn abandon_attempt(&self, stage: &ClaimedStage, worker: &str, now: i64) -> StoreResult<()>;
     /// Hands a worker's leases back at shutdown so another worker may claim them at once.

@@ -8,13 +8,22 @@ use super::{StoreResult, sql::impl_store};
 
 /// `FOR UPDATE SKIP LOCKED` lets concurrent workers each take a different stage
 /// without blocking on one another; the lease makes a crashed worker's stage
-/// claimable again once it expires.
-const CLAIM: &str = "UPDATE stages SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+/// claimable again once it expires. Expired leases first, then the due queued
+/// stage with the lowest scheduling key (see docs/PERFORMANCE.md).
+const CLAIM: [&str; 2] = [
+    "UPDATE stages SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
      attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
      WHERE (run_id, position) = (SELECT run_id, position FROM stages \
-        WHERE (status = 'queued' AND run_after <= $3) OR (status = 'running' AND lease_expires_at < $3) \
-        ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED) \
-     RETURNING run_id, position";
+        WHERE status = 'running' AND lease_expires_at < $3 \
+        ORDER BY sched_key LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING run_id, position",
+    "UPDATE stages SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+     attempts = attempts + 1, started_at = COALESCE(started_at, $3) \
+     WHERE (run_id, position) = (SELECT run_id, position FROM stages \
+        WHERE status = 'queued' AND run_after <= $3 \
+        ORDER BY sched_key LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING run_id, position",
+];
 
 pub struct PostgresStore {
     pool: PgPool,

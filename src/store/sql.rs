@@ -13,8 +13,8 @@ pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, request_id, document
 pub const RUN_INSERT: &str = "INSERT INTO runs (id, request_id, service_id, service_name, profile_id, profile_version, \
      bundle_version, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
      (SELECT COALESCE(MAX(bundle_version), 0) + 1 FROM runs WHERE service_id = $3 AND profile_id = $5), 'queued', $7, $7)";
-pub const STAGE_INSERT: &str =
-    "INSERT INTO stages (run_id, position, name, status, max_attempts) VALUES ($1, $2, $3, $4, $5)";
+pub const STAGE_INSERT: &str = "INSERT INTO stages (run_id, position, name, status, max_attempts, sched_key) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
 
 pub const RUN_COLUMNS: &str = "id, request_id, service_id, service_name, profile_id, profile_version, bundle_version, \
      status, error, created_at, updated_at";
@@ -90,6 +90,11 @@ pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_ve
      (SELECT COUNT(*) FROM stage_attempts a WHERE a.run_id = s.run_id AND a.position = s.position \
         AND a.finished_at IS NULL) AS abandoned \
      FROM stages s JOIN runs r ON r.id = s.run_id JOIN requests q ON q.id = r.request_id WHERE s.run_id = $1 AND s.position = $2";
+/// Claims a run's next stage for the worker that just finished the one before it
+/// (a pending stage never ran, so it has no abandoned attempts).
+pub const CLAIM_NEXT: &str = "UPDATE stages SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+     attempts = attempts + 1, started_at = COALESCE(started_at, $3), run_after = $3 \
+     WHERE run_id = $4 AND position = $5 AND status = 'pending' RETURNING name, attempts, max_attempts";
 pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'queued'";
 
 /// Implements `Store` for a backend struct with a `pool` field and a claim statement.
@@ -181,6 +186,7 @@ macro_rules! impl_store {
                             .bind(*name)
                             .bind(status)
                             .bind(r.max_attempts)
+                            .bind(now + r.priority.offset_ms())
                             .execute(&mut *tx)
                             .await?;
                     }
@@ -290,12 +296,14 @@ macro_rules! impl_store {
                 use sqlx::Row;
                 use $crate::store::sql::*;
                 let mut tx = self.pool.begin().await?;
-                let claimed = sqlx::query($claim)
-                    .bind(worker)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                // A stage whose worker died comes first (its run had started), then the lowest key.
+                let mut claimed = None;
+                for claim in $claim {
+                    claimed = sqlx::query(claim).bind(worker).bind(now + lease_ms).bind(now).fetch_optional(&mut *tx).await?;
+                    if claimed.is_some() {
+                        break;
+                    }
+                }
                 let Some(row) = claimed else { return Ok(None) };
                 let run_id: String = row.try_get("run_id")?;
                 let position: i64 = row.try_get("position")?;
@@ -313,14 +321,7 @@ macro_rules! impl_store {
                     lease_expired: d.try_get::<i64, _>("abandoned")? > 0,
                     traceparent: d.try_get("traceparent")?,
                 };
-                sqlx::query(ATTEMPT_INSERT)
-                    .bind(&stage.run_id)
-                    .bind(stage.position)
-                    .bind(stage.attempt)
-                    .bind(worker)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                insert_attempt(&mut tx, &stage, worker, now).await?;
                 sqlx::query(RUN_RUNNING).bind(now).bind(&stage.run_id).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Some(stage))
@@ -350,70 +351,18 @@ macro_rules! impl_store {
                 outcome: &$crate::store::StageOutcome,
                 now: i64,
             ) -> $crate::store::StoreResult<bool> {
-                use $crate::store::StageOutcome;
-                use $crate::store::sql::*;
-                let mut tx = self.pool.begin().await?;
-                let (updated, label) = match outcome {
-                    StageOutcome::Succeeded { output } => {
-                        let done = sqlx::query(STAGE_SUCCEEDED)
-                            .bind(output)
-                            .bind(now)
-                            .bind(&s.run_id)
-                            .bind(s.position)
-                            .bind(worker)
-                            .execute(&mut *tx)
-                            .await?;
-                        if done.rows_affected() == 1 {
-                            let next = sqlx::query(QUEUE_NEXT)
-                                .bind(now)
-                                .bind(&s.run_id)
-                                .bind(s.position + 1)
-                                .execute(&mut *tx)
-                                .await?;
-                            if next.rows_affected() == 0 {
-                                sqlx::query(RUN_STATUS)
-                                    .bind("succeeded")
-                                    .bind(None::<String>)
-                                    .bind(now)
-                                    .bind(&s.run_id)
-                                    .execute(&mut *tx)
-                                    .await?;
-                            }
-                        }
-                        (done.rows_affected(), "succeeded")
-                    }
-                    StageOutcome::Transient { error, backoff_base_ms } => {
-                        let later = sqlx::query(STAGE_RETRY_LATER)
-                            .bind(error)
-                            .bind(now)
-                            .bind(*backoff_base_ms)
-                            .bind(&s.run_id)
-                            .bind(s.position)
-                            .bind(worker)
-                            .execute(&mut *tx)
-                            .await?;
-                        if later.rows_affected() == 1 {
-                            (1, "retry")
-                        } else {
-                            (fail(&mut tx, s, worker, error, now).await?, "failed")
-                        }
-                    }
-                    StageOutcome::Permanent { error } => (fail(&mut tx, s, worker, error, now).await?, "failed"),
-                };
-                if updated == 0 {
-                    return Ok(false);
-                }
-                sqlx::query(ATTEMPT_FINISH)
-                    .bind(now)
-                    .bind(label)
-                    .bind(&s.run_id)
-                    .bind(s.position)
-                    .bind(s.attempt)
-                    .bind(worker)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(true)
+                Ok(self.finish(s, worker, outcome, now, None).await?.0)
+            }
+
+            async fn finish_and_claim_next(
+                &self,
+                s: &$crate::store::ClaimedStage,
+                worker: &str,
+                outcome: &$crate::store::StageOutcome,
+                now: i64,
+                lease_ms: i64,
+            ) -> $crate::store::StoreResult<(bool, Option<$crate::store::ClaimedStage>)> {
+                self.finish(s, worker, outcome, now, Some(lease_ms)).await
             }
 
             async fn abandon_attempt(
@@ -638,6 +587,91 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            /// Records the outcome in one transaction; with `chain_lease`, a success also
+            /// claims the run's next stage for the same worker (no other worker could have
+            /// seen it queued), so a run's stages follow one another without a poll.
+            async fn finish(
+                &self,
+                s: &$crate::store::ClaimedStage,
+                worker: &str,
+                outcome: &$crate::store::StageOutcome,
+                now: i64,
+                chain_lease: Option<i64>,
+            ) -> $crate::store::StoreResult<(bool, Option<$crate::store::ClaimedStage>)> {
+                use $crate::store::StageOutcome;
+                use $crate::store::sql::*;
+                let mut tx = self.pool.begin().await?;
+                let mut next = None;
+                let (updated, label) = match outcome {
+                    StageOutcome::Succeeded { output } => {
+                        let done = sqlx::query(STAGE_SUCCEEDED)
+                            .bind(output)
+                            .bind(now)
+                            .bind(&s.run_id)
+                            .bind(s.position)
+                            .bind(worker)
+                            .execute(&mut *tx)
+                            .await?;
+                        if done.rows_affected() == 1 {
+                            next = match chain_lease {
+                                Some(lease_ms) => claim_next(&mut tx, s, worker, now, lease_ms).await?,
+                                None => None,
+                            };
+                            let queued = next.is_some()
+                                || sqlx::query(QUEUE_NEXT)
+                                    .bind(now)
+                                    .bind(&s.run_id)
+                                    .bind(s.position + 1)
+                                    .execute(&mut *tx)
+                                    .await?
+                                    .rows_affected()
+                                    == 1;
+                            if !queued {
+                                sqlx::query(RUN_STATUS)
+                                    .bind("succeeded")
+                                    .bind(None::<String>)
+                                    .bind(now)
+                                    .bind(&s.run_id)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                        (done.rows_affected(), "succeeded")
+                    }
+                    StageOutcome::Transient { error, backoff_base_ms } => {
+                        let later = sqlx::query(STAGE_RETRY_LATER)
+                            .bind(error)
+                            .bind(now)
+                            .bind(*backoff_base_ms)
+                            .bind(&s.run_id)
+                            .bind(s.position)
+                            .bind(worker)
+                            .execute(&mut *tx)
+                            .await?;
+                        if later.rows_affected() == 1 {
+                            (1, "retry")
+                        } else {
+                            (fail(&mut tx, s, worker, error, now).await?, "failed")
+                        }
+                    }
+                    StageOutcome::Permanent { error } => (fail(&mut tx, s, worker, error, now).await?, "failed"),
+                };
+                if updated == 0 {
+                    return Ok((false, None));
+                }
+                sqlx::query(ATTEMPT_FINISH)
+                    .bind(now)
+                    .bind(label)
+                    .bind(&s.run_id)
+                    .bind(s.position)
+                    .bind(s.attempt)
+                    .bind(worker)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((true, next))
+            }
+
             async fn stages_of(&self, run_id: &str) -> $crate::store::StoreResult<Vec<$crate::store::StageRecord>> {
                 use sqlx::Row;
                 let rows = sqlx::query($crate::store::sql::STAGES_OF_RUN).bind(run_id).fetch_all(&self.pool).await?;
@@ -656,6 +690,53 @@ macro_rules! impl_store {
                     })
                     .collect()
             }
+        }
+
+        /// Claims the stage after `s` for `worker`, in the caller's transaction.
+        async fn claim_next(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            s: &$crate::store::ClaimedStage,
+            worker: &str,
+            now: i64,
+            lease_ms: i64,
+        ) -> $crate::store::StoreResult<Option<$crate::store::ClaimedStage>> {
+            use sqlx::Row;
+            let row = sqlx::query($crate::store::sql::CLAIM_NEXT)
+                .bind(worker)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(&s.run_id)
+                .bind(s.position + 1)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let next = $crate::store::ClaimedStage {
+                position: s.position + 1,
+                name: row.try_get("name")?,
+                attempt: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                lease_expired: false,
+                ..s.clone()
+            };
+            insert_attempt(tx, &next, worker, now).await?;
+            Ok(Some(next))
+        }
+
+        async fn insert_attempt(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            s: &$crate::store::ClaimedStage,
+            worker: &str,
+            now: i64,
+        ) -> $crate::store::StoreResult<()> {
+            sqlx::query($crate::store::sql::ATTEMPT_INSERT)
+                .bind(&s.run_id)
+                .bind(s.position)
+                .bind(s.attempt)
+                .bind(worker)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
         }
 
         async fn fail(
