@@ -14,6 +14,8 @@ use crate::http::{HttpConfig, router_with_auth};
 use crate::intake::S3Intake;
 
 pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
+    // A long-running server parses the whole catalog before it takes any work.
+    app.catalog.parse_all()?;
     let authenticator = authenticator(&app, &config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let worker_config = WorkerConfig {

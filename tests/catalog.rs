@@ -92,6 +92,12 @@ fn access_levels_and_catalog_version_are_well_formed() {
 }
 
 #[test]
+fn every_iam_service_and_cloudformation_schema_parses() {
+    // Entries are parsed on first use; `serve` parses them all at start.
+    common::catalog().parse_all().expect("every entry of iam.json and cfn.json parses");
+}
+
+#[test]
 fn a_tampered_data_file_fails_loading_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
     for f in ["manifest.json", "iam.json", "services.json", "cfn.json"] {

@@ -75,7 +75,11 @@ impl Catalog {
         &'a self,
         service: &'a ServiceIdentity,
     ) -> impl Iterator<Item = (&'a String, &'a CfnResourceType)> {
-        self.links(service).cloudformation_types.keys().filter_map(|t| self.cfn.get_key_value(t))
+        self.links(service)
+            .cloudformation_types
+            .keys()
+            .filter_map(|t| self.cfn.get_key_value(t))
+            .map(|(t, e)| (t, e.get()))
     }
 
     /// The prefix a CloudFormation type belongs to.

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::checkov::CheckovFacts;
 use super::compliance::{ComplianceFacts, FrameworkFacts, requirements_by_check};
 use super::config_rules::ConfigFacts;
+use super::lazy::Lazy;
 use super::links::{LinkFacts, Links};
 use super::security_hub::SecurityHubFacts;
 use super::terraform::{TerraformFacts, derive_prefixes};
@@ -103,10 +104,11 @@ impl Catalog {
         // parses the rest; errors are still reported in a fixed order, iam.json first.
         let (iam, sdk, cfn, config, security_hub, compliance, checkov, terraform, links) =
             std::thread::scope(|scope| {
-                let iam =
-                    scope.spawn(|| read_verified::<BTreeMap<String, IamService>>(data_dir, "iam.json", &manifest));
-                let cfn =
-                    scope.spawn(|| read_verified::<BTreeMap<String, CfnResourceType>>(data_dir, "cfn.json", &manifest));
+                let iam = scope
+                    .spawn(|| read_verified::<BTreeMap<String, Lazy<IamService>>>(data_dir, "iam.json", &manifest));
+                let cfn = scope.spawn(|| {
+                    read_verified::<BTreeMap<String, Lazy<CfnResourceType>>>(data_dir, "cfn.json", &manifest)
+                });
                 let sdk = read_verified::<BTreeMap<String, SdkService>>(data_dir, "services.json", &manifest);
                 let config = read_verified::<ConfigFacts>(data_dir, "config.json", &manifest);
                 let security_hub = read_verified::<SecurityHubFacts>(data_dir, "securityhub.json", &manifest);
@@ -123,7 +125,8 @@ impl Catalog {
         let aliases_path = knowledge_dir.join("aliases.json");
         let aliases: Aliases = parse(&aliases_path, &read(&aliases_path)?)?;
 
-        let mut identities = identities(&iam, &sdk, &links);
+        let mut identities = identities(&iam, &sdk, &links)
+            .map_err(|message| CatalogError::Invalid { path: data_dir.join("iam.json"), message })?;
         let known = |id: &String| identities.contains_key(id);
         let services = |m: &'_ BTreeMap<String, ServiceException>| {
             m.iter().map(|(k, e)| (k.clone(), e.service.clone())).collect::<Vec<_>>()
@@ -157,6 +160,7 @@ impl Catalog {
         }
         Ok(Catalog {
             manifest,
+            data_dir: data_dir.to_path_buf(),
             iam,
             cfn,
             identities,
@@ -210,24 +214,28 @@ pub(crate) fn default_dir(name: &str) -> String {
 /// Joins IAM prefixes with SDK metadata: the IAM prefix is the canonical id because
 /// every artifact seccfg emits (policies, SCPs, ARNs) is keyed by it.
 fn identities(
-    iam: &BTreeMap<String, IamService>,
+    iam: &BTreeMap<String, Lazy<IamService>>,
     sdk: &BTreeMap<String, SdkService>,
     links: &Links,
-) -> BTreeMap<String, ServiceIdentity> {
-    let mut out: BTreeMap<String, ServiceIdentity> = iam
-        .iter()
-        .map(|(prefix, svc)| {
-            let identity = ServiceIdentity {
-                id: prefix.clone(),
-                iam_prefix: prefix.clone(),
-                display_names: vec![svc.service_name.clone()],
-                sdk_ids: Vec::new(),
-                cloudformation_namespaces: Vec::new(),
-                terraform_prefixes: Vec::new(),
-            };
-            (prefix.clone(), identity)
-        })
-        .collect();
+) -> Result<BTreeMap<String, ServiceIdentity>, String> {
+    /// The one field of an IAM service that identities need, read without parsing the rest.
+    #[derive(serde::Deserialize)]
+    struct Named {
+        service_name: String,
+    }
+    let mut out = BTreeMap::new();
+    for (prefix, svc) in iam {
+        let named: Named = svc.peek().map_err(|e| format!("entry '{prefix}': {e}"))?;
+        let identity = ServiceIdentity {
+            id: prefix.clone(),
+            iam_prefix: prefix.clone(),
+            display_names: vec![named.service_name],
+            sdk_ids: Vec::new(),
+            cloudformation_namespaces: Vec::new(),
+            terraform_prefixes: Vec::new(),
+        };
+        out.insert(prefix.clone(), identity);
+    }
     for meta in sdk.values() {
         let prefix = meta.signing_name.as_ref().or(meta.endpoint_prefix.as_ref());
         let Some(identity) = prefix.and_then(|p| out.get_mut(p)) else { continue };
@@ -251,7 +259,7 @@ fn identities(
             types.into_iter().flatten().filter_map(|t| t.rsplit_once("::").map(|(ns, _)| ns)).collect();
         identity.cloudformation_namespaces = namespaces.into_iter().map(str::to_string).collect();
     }
-    out
+    Ok(out)
 }
 
 /// Every name a service goes by, normalised. Names shared by several services are

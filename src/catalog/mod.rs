@@ -7,6 +7,7 @@ mod checkov;
 mod compliance;
 mod config_rules;
 mod global_keys;
+mod lazy;
 mod links;
 mod load;
 mod resolve;
@@ -144,8 +145,10 @@ pub struct Manifest {
 /// The loaded, indexed catalog. Immutable after load; share it behind an `Arc`.
 pub struct Catalog {
     pub manifest: Manifest,
-    iam: BTreeMap<String, IamService>,
-    cfn: BTreeMap<String, CfnResourceType>,
+    /// Where the data files were read from (for errors found by [`Catalog::parse_all`]).
+    data_dir: std::path::PathBuf,
+    iam: BTreeMap<String, lazy::Lazy<IamService>>,
+    cfn: BTreeMap<String, lazy::Lazy<CfnResourceType>>,
     identities: BTreeMap<String, ServiceIdentity>,
     /// Normalised name → canonical ids it denotes (more than one means ambiguous).
     names: HashMap<String, Vec<String>>,
@@ -174,26 +177,43 @@ impl Catalog {
     }
 
     pub fn iam(&self, prefix: &str) -> Option<&IamService> {
-        self.iam.get(prefix)
+        self.iam.get(prefix).map(lazy::Lazy::get)
     }
 
     pub fn resource_type(&self, type_name: &str) -> Option<&CfnResourceType> {
-        self.cfn.get(type_name)
+        self.cfn.get(type_name).map(lazy::Lazy::get)
+    }
+
+    /// Parses every IAM service and CloudFormation schema now (the one-shot CLI parses
+    /// only those a run uses); the first entry that does not parse is an error naming its file.
+    pub fn parse_all(&self) -> Result<(), CatalogError> {
+        let invalid = |file: &str, key: &str, e: serde_json::Error| CatalogError::Invalid {
+            path: self.data_dir.join(file),
+            message: format!("entry '{key}': {e}"),
+        };
+        for (prefix, entry) in &self.iam {
+            entry.parse().map_err(|e| invalid("iam.json", prefix, e))?;
+        }
+        for (type_name, entry) in &self.cfn {
+            entry.parse().map_err(|e| invalid("cfn.json", type_name, e))?;
+        }
+        Ok(())
     }
 
     /// Looks up `prefix:Action` (IAM action names are case-insensitive).
     pub fn action(&self, qualified: &str) -> Option<(&str, &Action)> {
         let (prefix, name) = qualified.split_once(':')?;
-        let svc = self.iam.get(&prefix.to_ascii_lowercase())?;
+        let svc = self.iam(&prefix.to_ascii_lowercase())?;
         svc.actions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, a)| (n.as_str(), a))
     }
 
     pub fn counts(&self) -> BTreeMap<&'static str, usize> {
         let mut counts = BTreeMap::new();
         counts.insert("services", self.identities.len());
-        counts.insert("actions", self.iam.values().map(|s| s.actions.len()).sum());
-        counts.insert("iam_resource_types", self.iam.values().map(|s| s.resource_types.len()).sum());
-        counts.insert("condition_keys", self.iam.values().map(|s| s.condition_keys.len()).sum());
+        let iam = || self.iam.values().map(lazy::Lazy::get);
+        counts.insert("actions", iam().map(|s| s.actions.len()).sum());
+        counts.insert("iam_resource_types", iam().map(|s| s.resource_types.len()).sum());
+        counts.insert("condition_keys", iam().map(|s| s.condition_keys.len()).sum());
         counts.insert("cloudformation_resource_types", self.cfn.len());
         counts.insert("services_linked_to_cloudformation", self.services_linked_to_cloudformation());
         counts.insert("config_rules", self.config.rules.len());
