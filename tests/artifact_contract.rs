@@ -78,32 +78,6 @@ async fn contract(store: Arc<dyn ArtifactStore>) {
     let names: Vec<String> = store.list(&c).await.unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(names, (0..8).map(|i| format!("scp-{i}.json")).collect::<Vec<_>>());
 
-    // A stage's files written together: each readable, the same bytes again accepted,
-    // other bytes under a stored name refused.
-    let d = bundle(4);
-    let files: [(&str, &str, &[u8]); 2] =
-        [("b.json", "application/json", b"{}"), ("a.md", "text/markdown; charset=utf-8", b"# a\n")];
-    store.put_all(&d, &files).await.unwrap();
-    store.put_all(&d, &files).await.unwrap();
-    let listed: Vec<(String, String)> =
-        store.list(&d).await.unwrap().into_iter().map(|i| (i.name, i.content_type)).collect();
-    assert_eq!(
-        listed,
-        [("a.md".into(), "text/markdown; charset=utf-8".into()), ("b.json".into(), "application/json".into())]
-    );
-    assert_eq!(bytes_of(&store, &d, "a.md").await.unwrap(), b"# a\n");
-    // Published from an attempt's own location: the same files, readable under the bundle.
-    let e = bundle(5);
-    let staged = BundleRef { staging: Some("s1a1".into()), ..e.clone() };
-    store.put_all(&staged, &files).await.unwrap();
-    store.publish(&staged, &e, &files).await.unwrap();
-    assert_eq!(store.list(&e).await.unwrap(), store.list(&d).await.unwrap());
-    assert_eq!(bytes_of(&store, &e, "b.json").await.unwrap(), b"{}");
-    match store.put_all(&d, &[("c.json", "application/json", b"1"), ("b.json", "application/json", b"[]")]).await {
-        Err(StoreError::ArtifactExists(name)) => assert_eq!(name, "b.json"),
-        other => panic!("overwrite must be refused, got {other:?}"),
-    }
-
     // A large file comes back as a stream of chunks, not one buffer.
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     store.put(&c, "big.json", "application/json", &big).await.unwrap();
@@ -116,6 +90,24 @@ async fn contract(store: Arc<dyn ArtifactStore>) {
     }
     assert!(chunks > 1, "the body is streamed");
     assert!(read == big, "the streamed bytes are the stored bytes");
+
+    // delete: the file is gone from get and list, others stay, a missing name is no
+    // error, and the name can be written again (a stage's files taken back after a
+    // failed publish are published again by its retry).
+    store.delete(&a, "template.yaml").await.unwrap();
+    assert!(store.get(&a, "template.yaml").await.unwrap().is_none());
+    assert_eq!(store.list(&a).await.unwrap(), vec![md.clone(), facts.clone()]);
+    store.delete(&a, "template.yaml").await.unwrap();
+    store.delete(&a, "never-written.json").await.unwrap();
+    assert!(store.delete(&a, "../facts.json").await.is_err());
+    let again = store.put(&a, "template.yaml", "application/yaml", b"Resources: {}\n").await.unwrap();
+    assert_eq!((again.name.as_str(), again.size), ("template.yaml", yaml.size));
+    // Deleting every file leaves an empty bundle.
+    for name in ["template.yaml", "analysis.md", "facts.json"] {
+        store.delete(&a, name).await.unwrap();
+    }
+    assert!(store.list(&a).await.unwrap().is_empty());
+    assert!(store.get(&a, "facts.json").await.unwrap().is_none());
 }
 
 #[tokio::test]

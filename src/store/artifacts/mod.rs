@@ -66,23 +66,13 @@ pub type ArtifactBody = BoxStream<'static, Result<Bytes, std::io::Error>>;
 pub trait ArtifactStore: Send + Sync + 'static {
     /// Stores a file once; see the module documentation for repeated writes.
     async fn put(&self, bundle: &BundleRef, name: &str, content_type: &str, bytes: &[u8]) -> StoreResult<ArtifactInfo>;
-    /// Stores a stage's files (name, content type, bytes) like [`ArtifactStore::put`]
-    /// each; stores override it to write them together.
-    async fn put_all(&self, bundle: &BundleRef, files: &[(&str, &str, &[u8])]) -> StoreResult<()> {
-        let puts = files.iter().map(|(name, content_type, bytes)| self.put(bundle, name, content_type, bytes));
-        futures::future::try_join_all(puts).await?;
-        Ok(())
-    }
-    /// Publishes files already stored under `staged` (by [`ArtifactStore::put_all`] with
-    /// the same bytes) to `bundle`, like `put_all(bundle, files)`; the local store links
-    /// the staged files instead of writing them again.
-    async fn publish(&self, staged: &BundleRef, bundle: &BundleRef, files: &[(&str, &str, &[u8])]) -> StoreResult<()> {
-        let _ = staged;
-        self.put_all(bundle, files).await
-    }
     async fn get(&self, bundle: &BundleRef, name: &str) -> StoreResult<Option<(ArtifactInfo, ArtifactBody)>>;
     /// Every file of the bundle, sorted by name.
     async fn list(&self, bundle: &BundleRef) -> StoreResult<Vec<ArtifactInfo>>;
+    /// Removes a file; removing one that is not there is not an error. Only the
+    /// engine calls it: for an attempt's own copies, and to take back a stage's
+    /// files when publishing them failed part-way.
+    async fn delete(&self, bundle: &BundleRef, name: &str) -> StoreResult<()>;
 }
 
 /// The store the configuration names: S3 when `artifact_url` is set, else the directory.
