@@ -168,7 +168,8 @@ fn iam_actions_granted_to_the_tasks_exist() {
 // --- The task role against the AWS calls seccfg makes ----------------------------------------
 
 /// SDK crates seccfg calls at run time, with the IAM prefix of their actions.
-const SDKS: [(&str, &str); 3] = [("aws_sdk_s3", "s3"), ("aws_sdk_dynamodb", "dynamodb"), ("aws_sdk_bedrockruntime", "bedrock")];
+const SDKS: [(&str, &str); 3] =
+    [("aws_sdk_s3", "s3"), ("aws_sdk_dynamodb", "dynamodb"), ("aws_sdk_bedrockruntime", "bedrock")];
 
 /// Operations whose IAM action has another name (AWS Service Authorization Reference):
 /// HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket, Converse by
@@ -189,42 +190,52 @@ fn pascal(snake: &str) -> String {
     snake.split('_').map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect()
 }
 
-/// Every IAM action the AWS calls in src/ need: a zero-argument method call named like an
-/// action of the file's SDK (`.put_object()` → s3:PutObject), a renamed operation, or a
-/// transaction item builder.
-fn actions_called_in_src() -> std::collections::BTreeSet<String> {
-    let catalog = common::catalog();
-    let calls = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
-    let items = regex::Regex::new(r"\b(Put|Update|Delete|ConditionCheck)::builder\(\)").unwrap();
-    let mut needed = std::collections::BTreeSet::new();
-    let mut stack = vec![common::repo("src")];
+/// The text of every Rust file under src/.
+fn source_files() -> Vec<String> {
+    let (mut stack, mut texts) = (vec![common::repo("src")], Vec::new());
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
+        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                texts.push(std::fs::read_to_string(&path).unwrap());
             }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (sdk, prefix) in SDKS.iter().filter(|(sdk, _)| text.contains(&format!("use {sdk}"))) {
-                let actions = &catalog.iam(prefix).unwrap().actions;
-                for call in calls.captures_iter(&text).map(|c| c[1].to_string()) {
-                    if NOT_AT_RUN_TIME.iter().any(|(op, _)| *op == call) {
-                        continue;
-                    }
-                    if let Some((_, action)) = RENAMED.iter().find(|(op, _)| *op == call) {
-                        needed.extend(action.map(String::from));
-                    } else if actions.contains_key(&pascal(&call)) {
-                        needed.insert(format!("{prefix}:{}", pascal(&call)));
-                    }
-                }
-                if *sdk == "aws_sdk_dynamodb" {
-                    for item in items.captures_iter(&text) {
-                        let action = if &item[1] == "ConditionCheck" { "ConditionCheckItem".into() } else { format!("{}Item", &item[1]) };
-                        needed.insert(format!("dynamodb:{action}"));
-                    }
-                }
-            }
+        }
+    }
+    texts
+}
+
+/// The IAM actions one file's calls of `sdk` need: a zero-argument method call named like
+/// an action of its prefix (`.put_object()` → s3:PutObject), a renamed operation, or a
+/// transaction item builder (`Put::builder()` → dynamodb:PutItem).
+fn actions_in(text: &str, sdk: &str, prefix: &str) -> Vec<String> {
+    let catalog = common::catalog();
+    let actions = &catalog.iam(prefix).unwrap().actions;
+    let calls = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
+    let items = regex::Regex::new(r"\b(Put|Update|Delete|ConditionCheck)::builder\(\)").unwrap();
+    let mut needed = Vec::new();
+    for call in calls.captures_iter(text).map(|c| c[1].to_string()) {
+        if NOT_AT_RUN_TIME.iter().any(|(op, _)| *op == call) {
+            continue;
+        }
+        match RENAMED.iter().find(|(op, _)| *op == call) {
+            Some((_, action)) => needed.extend(action.map(String::from)),
+            None if actions.contains_key(&pascal(&call)) => needed.push(format!("{prefix}:{}", pascal(&call))),
+            None => {}
+        }
+    }
+    if sdk == "aws_sdk_dynamodb" {
+        needed.extend(items.captures_iter(text).map(|item| format!("dynamodb:{}Item", &item[1])));
+    }
+    needed
+}
+
+/// Every IAM action the AWS SDK calls in src/ need.
+fn actions_called_in_src() -> std::collections::BTreeSet<String> {
+    let mut needed = std::collections::BTreeSet::new();
+    for text in source_files() {
+        for (sdk, prefix) in SDKS.iter().filter(|(sdk, _)| text.contains(&format!("use {sdk}"))) {
+            needed.extend(actions_in(&text, sdk, prefix));
         }
     }
     needed
