@@ -3,7 +3,8 @@
 //! catalog (the same `TerraformBlock::has_path` check generated bundles pass), every
 //! IAM action the roles grant exists in the catalog, and every variable validation is
 //! evaluated with hcl-rs against good and bad configurations: a prod configuration
-//! that turns off deletion protection or Multi-AZ is refused.
+//! that turns off deletion protection or Multi-AZ is refused. The task role's S3,
+//! DynamoDB and Bedrock actions are exactly those the AWS SDK calls in src/ need.
 
 mod common;
 
@@ -162,6 +163,104 @@ fn iam_actions_granted_to_the_tasks_exist() {
         }
     }
     assert!(checked >= 25, "only {checked} actions checked");
+}
+
+// --- The task role against the AWS calls seccfg makes ----------------------------------------
+
+/// SDK crates seccfg calls at run time, with the IAM prefix of their actions.
+const SDKS: [(&str, &str); 3] =
+    [("aws_sdk_s3", "s3"), ("aws_sdk_dynamodb", "dynamodb"), ("aws_sdk_bedrockruntime", "bedrock")];
+
+/// Operations whose IAM action has another name (AWS Service Authorization Reference):
+/// HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket, Converse by
+/// bedrock:InvokeModel; a TransactWriteItems call needs the action of each item it
+/// writes (found from the `Put`/`Update`/`Delete`/`ConditionCheck` builders instead).
+const RENAMED: [(&str, Option<&str>); 5] = [
+    ("head_object", Some("s3:GetObject")),
+    ("list_objects_v2", Some("s3:ListBucket")),
+    ("converse", Some("bedrock:InvokeModel")),
+    ("converse_stream", Some("bedrock:InvokeModelWithResponseStream")),
+    ("transact_write_items", None),
+];
+
+/// Calls in src/ that the deployed service never makes.
+const NOT_AT_RUN_TIME: [(&str, &str); 1] = [("create_table", "test set-up; Terraform creates the library table")];
+
+fn pascal(snake: &str) -> String {
+    snake.split('_').map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect()
+}
+
+/// The text of every Rust file under src/.
+fn source_files() -> Vec<String> {
+    let (mut stack, mut texts) = (vec![common::repo("src")], Vec::new());
+    while let Some(dir) = stack.pop() {
+        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                texts.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    texts
+}
+
+/// The IAM actions one file's calls of `sdk` need: a zero-argument method call named like
+/// an action of its prefix (`.put_object()` → s3:PutObject), a renamed operation, or a
+/// transaction item builder (`Put::builder()` → dynamodb:PutItem).
+fn actions_in(text: &str, sdk: &str, prefix: &str) -> Vec<String> {
+    let catalog = common::catalog();
+    let actions = &catalog.iam(prefix).unwrap().actions;
+    let calls = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
+    let items = regex::Regex::new(r"\b(Put|Update|Delete|ConditionCheck)::builder\(\)").unwrap();
+    let mut needed = Vec::new();
+    for call in calls.captures_iter(text).map(|c| c[1].to_string()) {
+        if NOT_AT_RUN_TIME.iter().any(|(op, _)| *op == call) {
+            continue;
+        }
+        match RENAMED.iter().find(|(op, _)| *op == call) {
+            Some((_, action)) => needed.extend(action.map(String::from)),
+            None if actions.contains_key(&pascal(&call)) => needed.push(format!("{prefix}:{}", pascal(&call))),
+            None => {}
+        }
+    }
+    if sdk == "aws_sdk_dynamodb" {
+        needed.extend(items.captures_iter(text).map(|item| format!("dynamodb:{}Item", &item[1])));
+    }
+    needed
+}
+
+/// Every IAM action the AWS SDK calls in src/ need.
+fn actions_called_in_src() -> std::collections::BTreeSet<String> {
+    let mut needed = std::collections::BTreeSet::new();
+    for text in source_files() {
+        for (sdk, prefix) in SDKS.iter().filter(|(sdk, _)| text.contains(&format!("use {sdk}"))) {
+            needed.extend(actions_in(&text, sdk, prefix));
+        }
+    }
+    needed
+}
+
+/// Actions of the S3, DynamoDB and Bedrock statements of the task role in iam.tf.
+fn task_role_actions() -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(common::repo("deploy/terraform/iam.tf")).unwrap();
+    let start = text.find("data \"aws_iam_policy_document\" \"task\"").expect("the task role's policy");
+    let end = text[start..].find("\nresource ").map_or(text.len(), |i| start + i);
+    let quoted = regex::Regex::new(r#""((?:s3|dynamodb|bedrock):[A-Z][A-Za-z0-9]*)""#).unwrap();
+    quoted.captures_iter(&text[start..end]).map(|c| c[1].to_string()).collect()
+}
+
+#[test]
+fn the_task_role_grants_exactly_the_aws_calls_seccfg_makes() {
+    let needed = actions_called_in_src();
+    assert!(needed.contains("s3:PutObject") && needed.contains("dynamodb:Query"), "the scan finds calls: {needed:?}");
+    let granted = task_role_actions();
+    let missing: Vec<_> = needed.difference(&granted).collect();
+    let unused: Vec<_> = granted.difference(&needed).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "task role in deploy/terraform/iam.tf: missing {missing:?} (called in src/), unused {unused:?}"
+    );
 }
 
 // --- Variable validations, evaluated -------------------------------------------------------

@@ -2,7 +2,8 @@
 # the artifact prefix, items of the library table and its indexes, the KMS data keys
 # those services use on its behalf (kms:ViaService), the Bedrock models named in
 # bedrock_model_ids, and the collector's metric and trace writes. tests/deploy.rs
-# checks every action here against the IAM actions in the knowledge catalog.
+# checks every action here against the IAM actions in the knowledge catalog, and that
+# the S3, DynamoDB and Bedrock actions are exactly those the SDK calls in src/ need.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -94,11 +95,9 @@ data "aws_iam_policy_document" "task" {
     }
   }
   statement {
-    sid = "LibraryTable"
-    actions = [
-      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-      "dynamodb:ConditionCheckItem",
-    ]
+    # Scan: GET /v1/library/services without a profile reads every bundle item.
+    sid       = "LibraryTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [aws_dynamodb_table.library.arn, "${aws_dynamodb_table.library.arn}/index/*"]
   }
   statement {
