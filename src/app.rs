@@ -69,14 +69,15 @@ pub struct UnresolvedService {
     pub suggestions: Vec<Suggestion>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AcceptedRun {
     pub run_id: String,
     pub service_id: String,
     pub service_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A request accepted for processing: one queued run per service.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AcceptedRequest {
     pub id: String,
     pub request_id: String,
