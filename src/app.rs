@@ -13,7 +13,7 @@ use crate::knowledge::Knowledge;
 use crate::library::{Library, LibraryError};
 use crate::pipeline::StageName;
 use crate::store::{
-    ArtifactInfo, ArtifactStore, BundleRef, NewRequest, Store, StoreError, StoredProfile, now_ms, read_body,
+    ArtifactInfo, ArtifactStore, BundleRef, NewRequest, RunRecord, Store, StoreError, StoredProfile, now_ms, read_body,
 };
 
 /// Transient failures get this many attempts per stage before the run fails.
@@ -85,6 +85,19 @@ pub struct AcceptedRequest {
     pub profile_version: i64,
     pub runs: Vec<AcceptedRun>,
     pub warnings: Vec<Warning>,
+}
+
+/// The advisor's part of a run: which model, whether it was asked (services with
+/// reviewed controls are not), whether the answer came from the cache, and the
+/// tokens this run paid for (0 on a cache hit).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunAdvisor {
+    pub model_id: String,
+    pub asked: bool,
+    pub cache_hit: bool,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
 }
 
 /// Where a request's profile comes from.
@@ -323,6 +336,26 @@ impl App {
             Some((info, body)) => Ok(Some((info, read_body(body).await?))),
             None => Ok(None),
         }
+    }
+
+    /// The advisor's part of a run (model, cache, tokens), once its `advise` stage
+    /// has succeeded; `None` for runs without one.
+    pub async fn run_advisor(&self, run: &RunRecord) -> Result<Option<RunAdvisor>, AppError> {
+        if !run.stages.iter().any(|s| s.name == "advise" && s.status == "succeeded") {
+            return Ok(None);
+        }
+        let outputs = self.store.stage_outputs(&run.id).await?;
+        let Some((_, output)) = outputs.iter().find(|(name, _)| name == "advise") else { return Ok(None) };
+        let advised: crate::pipeline::advise::Advised =
+            serde_json::from_str(output).map_err(|e| StoreError::Corrupt(format!("advise output: {e}")))?;
+        Ok(Some(RunAdvisor {
+            model_id: advised.model_id,
+            asked: advised.asked,
+            cache_hit: advised.cache_hit,
+            input_tokens: advised.usage.input_tokens,
+            output_tokens: advised.usage.output_tokens,
+            total_tokens: advised.usage.total_tokens,
+        }))
     }
 
     /// Every artifact of a run.

@@ -65,6 +65,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check CloudFormation templates against a profile's approved controls (the CI
+    /// gate): exit 0 when they pass, 1 on a failure, 2 on bad input.
+    Check(crate::check_cmd::CheckArgs),
     /// Apply database migrations and exit.
     Migrate(StoreConfig),
     /// Manage API keys (stored as SHA-256 hashes; a key is printed once).
@@ -147,6 +150,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
+        Command::Check(args) => crate::check_cmd::run(args),
     }
 }
 

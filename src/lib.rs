@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod diff;
 pub mod engine;
+pub mod gate;
 pub mod healthcheck;
 pub mod http;
 pub mod input;

@@ -1,5 +1,7 @@
-//! The `seccfg` command: serve the API, run one request offline, migrate, inspect the catalog.
+//! The `seccfg` command: serve the API, run one request offline, check templates
+//! against approved controls, migrate, inspect the catalog.
 
+mod check_cmd;
 mod cli;
 
 use std::process::ExitCode;

@@ -156,6 +156,18 @@ async fn proposals_are_verified_faults_are_retried_and_reruns_hit_the_cache() {
     assert_eq!(log["exchanges"][0]["cached"], false);
     assert_eq!(log["usage"]["total_tokens"], 3000, "the answer and its continuation: {log}");
     assert_eq!(log["narrative"]["model_written"], true);
+    // The narrative reaches the service profile, marked as the model's; the run record
+    // carries the tokens the run paid for.
+    let profile = t.json(appsync, "service-profile.json").await;
+    assert_eq!(profile["model_narrative"]["model_id"], MODEL);
+    assert_eq!(profile["model_narrative"]["model_written"], true);
+    assert!(t.text(appsync, "service-profile.md").await.contains("**Model-written summary** (advisor, model"));
+    assert!(t.json(s3, "service-profile.json").await.get("model_narrative").is_none());
+    let usage = t.app.run_advisor(&run).await.unwrap().expect("an advise stage ran");
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cache_hit),
+        (2400, 600, 3000, false)
+    );
 
     // A reviewed service is not sent to the model.
     assert_eq!(t.json(s3, "advisor-log.json").await["asked"], false);
@@ -174,6 +186,9 @@ async fn proposals_are_verified_faults_are_retried_and_reruns_hit_the_cache() {
     let log = t.json(&again[0], "advisor-log.json").await;
     assert_eq!(log["exchanges"][0]["cached"], true);
     assert_eq!(log["usage"]["total_tokens"], 0, "a cache hit costs no tokens");
+    let rerun = t.app.store.run(&again[0]).await.unwrap().unwrap();
+    let usage = t.app.run_advisor(&rerun).await.unwrap().unwrap();
+    assert_eq!((usage.total_tokens, usage.cache_hit), (0, true));
     let controls = t.json(&again[0], "controls.json").await;
     assert!(controls["controls"].as_array().unwrap().iter().any(|c| c["id"] == "APPSYNC-A01"));
 }

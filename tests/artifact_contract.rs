@@ -90,6 +90,24 @@ async fn contract(store: Arc<dyn ArtifactStore>) {
     }
     assert!(chunks > 1, "the body is streamed");
     assert!(read == big, "the streamed bytes are the stored bytes");
+
+    // delete: the file is gone from get and list, others stay, a missing name is no
+    // error, and the name can be written again (a stage's files taken back after a
+    // failed publish are published again by its retry).
+    store.delete(&a, "template.yaml").await.unwrap();
+    assert!(store.get(&a, "template.yaml").await.unwrap().is_none());
+    assert_eq!(store.list(&a).await.unwrap(), vec![md.clone(), facts.clone()]);
+    store.delete(&a, "template.yaml").await.unwrap();
+    store.delete(&a, "never-written.json").await.unwrap();
+    assert!(store.delete(&a, "../facts.json").await.is_err());
+    let again = store.put(&a, "template.yaml", "application/yaml", b"Resources: {}\n").await.unwrap();
+    assert_eq!((again.name.as_str(), again.size), ("template.yaml", yaml.size));
+    // Deleting every file leaves an empty bundle.
+    for name in ["template.yaml", "analysis.md", "facts.json"] {
+        store.delete(&a, name).await.unwrap();
+    }
+    assert!(store.list(&a).await.unwrap().is_empty());
+    assert!(store.get(&a, "facts.json").await.unwrap().is_none());
 }
 
 #[tokio::test]

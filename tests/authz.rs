@@ -111,6 +111,12 @@ fn operations(run_id: &str) -> Vec<(&'static str, &'static str, String, Option<V
         ("GET", "/v1/catalog/resource-types/{type_name}", "/v1/catalog/resource-types/AWS::S3::Bucket".into(), None),
         ("GET", "/v1/catalog/config-rules", "/v1/catalog/config-rules?service=s3".into(), None),
         ("GET", "/v1/audit", "/v1/audit".into(), None),
+        (
+            "POST",
+            "/v1/checks",
+            "/v1/checks".into(),
+            Some(json!({"template": "Resources:\n  B:\n    Type: AWS::S3::Bucket\n", "profile_id": "FIN-PROD-001"})),
+        ),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! Lease fencing with real processes: a worker paused (SIGSTOP) past its lease
 //! and then resumed (SIGCONT) must not rewrite the artifacts that the worker
-//! which took over published; its attempt ends `abandoned`.
+//! which took over published; its attempt ends `abandoned` and its own copies are
+//! deleted, like those of every attempt that finished.
 
 mod common;
 
@@ -118,9 +119,15 @@ async fn a_worker_resumed_after_losing_its_lease_publishes_nothing() {
     .await;
     assert_eq!(stale_attempt.4.as_deref(), Some("abandoned"), "{stale_attempt:?}");
     assert!(
-        artifacts.path().join(format!("{run_id}.s0a1")).join("facts.json").exists(),
-        "A did run the stage, writing only to its attempt's own location"
+        !artifacts.path().join(format!("{run_id}.s0a1")).exists(),
+        "A's abandoned attempt deleted its own copies and published nothing"
     );
+    let leftovers: Vec<String> = std::fs::read_dir(artifacts.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with(&format!("{run_id}.")))
+        .collect();
+    assert!(leftovers.is_empty(), "no attempt's copies are left behind: {leftovers:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(snapshot(&run_dir), published, "no published artifact was rewritten");
     let all = attempts(&pool, &run_id).await;

@@ -90,6 +90,10 @@ fn success_bodies_are_typed_and_errors_are_problems() {
             }
         }
     }
+    // Two types named Verdict (approval, gate) once shared one schema name, and the
+    // approval body documented pass/fail.
+    let verdict = &doc["components"]["schemas"]["Verdict"]["enum"];
+    assert_eq!(verdict, &serde_json::json!(["approve", "reject"]));
     let run = &doc["components"]["schemas"]["RunRecord"];
     assert_eq!(run["properties"]["stages"]["items"]["$ref"], "#/components/schemas/StageRecord");
 }

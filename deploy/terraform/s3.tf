@@ -111,6 +111,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
       days_after_initiation = 7
     }
   }
+
+  # An attempt's copies (lease fencing) are deleted by the worker once the attempt is
+  # over; this removes what a crashed worker left, and the versions the deletes hid.
+  rule {
+    id     = "attempt-copies"
+    status = "Enabled"
+    filter {
+      prefix = "artifacts/attempts/"
+    }
+    expiration {
+      days = 1
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
   depends_on = [aws_s3_bucket_versioning.artifacts]
 }
 

@@ -26,7 +26,7 @@ from seccfg_client.models import (
     ProfileBody,
     ProfileResponse,
     RequestedService,
-    RunRecord,
+    RunView,
     ServiceRequestBody,
     Verdict,
 )
@@ -59,7 +59,7 @@ def main(base_url: str, profile_path: str) -> None:
 
     deadline = time.monotonic() + 120
     while True:
-        run = expect(get_run.sync(run_id, client=client), RunRecord, "getRun")
+        run = expect(get_run.sync(run_id, client=client), RunView, "getRun")
         if run.status in ("succeeded", "failed") or time.monotonic() > deadline:
             break
         time.sleep(0.2)

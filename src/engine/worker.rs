@@ -115,22 +115,18 @@ impl Worker {
             // the lease, e.g. after a long pause, abandons its attempt instead.
             let lease_ms = self.config.lease.as_millis() as i64;
             if !self.store.extend_lease(&stage, &self.id, now_ms(), lease_ms).await? {
+                self.discard_attempt(&stage, &artifacts).await;
                 self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
                 metrics::stage_finished(&stage.name, "lease_lost", started.elapsed().as_secs_f64());
                 warn!("lease lost while the stage ran; attempt abandoned, nothing published");
                 return Ok(());
             }
-            if let Err(e) = self.publish(&stage, &artifacts).await {
-                let error = format!("publishing artifacts: {e}");
-                outcome = match e {
-                    // Different bytes under an immutable name: retrying cannot change that.
-                    StoreError::ArtifactExists(_) => StageOutcome::Permanent { error },
-                    _ => {
-                        StageOutcome::Transient { error, backoff_base_ms: self.config.backoff_base.as_millis() as i64 }
-                    }
-                };
+            if let Some(failed) = self.publish_whole(&stage, &artifacts).await {
+                outcome = failed;
             }
         }
+        // Before the outcome is recorded, so a finished run has no copies left.
+        self.discard_attempt(&stage, &artifacts).await;
         let recorded = self.store.finish_stage(&stage, &self.id, &outcome, now_ms()).await?;
         if !recorded {
             self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
@@ -176,12 +172,44 @@ impl Worker {
         }
     }
 
-    /// Copies an attempt's artifacts from its own location to the run's.
-    async fn publish(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
+    /// Publishes every file of the stage, or none: a publish that fails part-way is
+    /// taken back and the stage fails (transiently, unless an immutable name
+    /// already holds different bytes, which no retry can change).
+    async fn publish_whole(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Option<StageOutcome> {
+        let (e, published) = self.publish(stage, artifacts).await.err()?;
+        self.unpublish(stage, &published).await;
+        let error = format!("publishing artifacts: {e}");
+        Some(match e {
+            StoreError::ArtifactExists(_) => StageOutcome::Permanent { error },
+            _ => StageOutcome::Transient { error, backoff_base_ms: self.config.backoff_base.as_millis() as i64 },
+        })
+    }
+
+    /// Copies an attempt's artifacts from its own location to the run's. On failure,
+    /// also hands back the names it had already published.
+    async fn publish<'a>(
+        &self,
+        stage: &ClaimedStage,
+        artifacts: &'a [Artifact],
+    ) -> Result<(), (StoreError, Vec<&'a str>)> {
+        let (bundle, mut published) = (bundle_of(stage), Vec::new());
         for artifact in artifacts {
-            self.artifacts.put(&bundle_of(stage), &artifact.name, artifact.content_type, &artifact.bytes).await?;
+            let put = self.artifacts.put(&bundle, &artifact.name, artifact.content_type, &artifact.bytes);
+            put.await.map_err(|e| (e, published.clone()))?;
+            published.push(artifact.name.as_str());
         }
         Ok(())
+    }
+
+    /// Takes back the files of a publish that failed part-way, so a bundle never
+    /// shows part of a stage (the retry publishes them again). Best effort: a file
+    /// left behind by a failed delete has the bytes the retry writes.
+    async fn unpublish(&self, stage: &ClaimedStage, names: &[&str]) {
+        for name in names {
+            if let Err(e) = self.artifacts.delete(&bundle_of(stage), name).await {
+                warn!(artifact = %name, error = %e, "could not take back a partly published stage's file");
+            }
+        }
     }
 
     async fn run_stage(&self, stage: &ClaimedStage) -> Result<(String, Vec<Artifact>), StageError> {
@@ -237,15 +265,38 @@ impl Worker {
             artifacts.extend(diff);
         }
         // Written to the attempt's own location first; published only on a lease-checked finish.
-        let staging = BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) };
-        for artifact in &artifacts {
-            self.artifacts
-                .put(&staging, &artifact.name, artifact.content_type, &artifact.bytes)
-                .await
-                .map_err(|e| transient(&e))?;
-        }
+        self.write_attempt(stage, &artifacts).await.map_err(|e| transient(&e))?;
         Ok((result.output.to_string(), artifacts))
     }
+
+    /// Writes the attempt's copies; if one fails, takes back those already written.
+    async fn write_attempt(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
+        let staging = attempt_of(stage);
+        for (i, artifact) in artifacts.iter().enumerate() {
+            if let Err(e) = self.artifacts.put(&staging, &artifact.name, artifact.content_type, &artifact.bytes).await {
+                self.discard_attempt(stage, &artifacts[..i]).await;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the attempt's copies once the attempt is over (published, failed or
+    /// abandoned): they are fencing's scratch space, not part of any bundle. Best
+    /// effort; a copy left behind by a failed delete is never read.
+    async fn discard_attempt(&self, stage: &ClaimedStage, artifacts: &[Artifact]) {
+        let staging = attempt_of(stage);
+        for artifact in artifacts {
+            if let Err(e) = self.artifacts.delete(&staging, &artifact.name).await {
+                warn!(artifact = %artifact.name, error = %e, "could not delete an attempt's copy");
+            }
+        }
+    }
+}
+
+/// The attempt's own location.
+fn attempt_of(stage: &ClaimedStage) -> BundleRef {
+    BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) }
 }
 
 /// Where one attempt writes its artifacts before they are published: a location of

@@ -36,6 +36,8 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/v1/runs/{run_id}/retry", Access::Needs(Role::Submitter)),
     (Method::POST, "/v1/runs/{run_id}/approval", Access::Needs(Role::Approver)),
     (Method::GET, "/v1/audit", Access::Needs(Role::Admin)),
+    // The CI gate changes nothing and reveals only what GET /v1/library shows a reader.
+    (Method::POST, "/v1/checks", Access::Needs(Role::Reader)),
 ];
 
 pub fn access(method: &Method, route: &str) -> Access {

@@ -91,6 +91,7 @@ fn unknown_service(c: &Catalog, id: &str, pointer: &str) -> Problem {
             pointer: pointer.into(),
             detail: format!("'{id}' is not a canonical service id"),
             suggestions,
+            line: None,
         }],
         ..Problem::new(axum::http::StatusCode::NOT_FOUND, "unknown-service", "no such service in the catalog")
     }

@@ -20,6 +20,9 @@ pub struct ProblemField {
     /// Ranked alternatives when the field names something unknown.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// 1-based line in the submitted template (checks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// RFC 9457 problem details.
@@ -54,6 +57,17 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error(transparent)]
     Intake(crate::intake::IntakeError),
+    #[error(transparent)]
+    Gate(crate::gate::GateError),
+}
+
+impl From<crate::gate::library::CheckError> for ApiError {
+    fn from(e: crate::gate::library::CheckError) -> Self {
+        match e {
+            crate::gate::library::CheckError::Gate(g) => ApiError::Gate(g),
+            crate::gate::library::CheckError::App(a) => ApiError::App(a),
+        }
+    }
 }
 
 impl Problem {
@@ -95,6 +109,7 @@ impl From<ApiError> for Problem {
                 Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", e.to_string())
             }
             ApiError::Intake(intake) => intake_problem(intake),
+            ApiError::Gate(gate) => gate_problem(gate),
         }
     }
 }
@@ -102,7 +117,12 @@ impl From<ApiError> for Problem {
 fn intake_problem(e: IntakeError) -> Problem {
     let detail = e.to_string();
     let field = |pointer: &str, slug: &str| Problem {
-        errors: vec![ProblemField { pointer: pointer.into(), detail: detail.clone(), suggestions: Vec::new() }],
+        errors: vec![ProblemField {
+            pointer: pointer.into(),
+            detail: detail.clone(),
+            suggestions: Vec::new(),
+            line: None,
+        }],
         ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail.clone())
     };
     match e {
@@ -122,6 +142,26 @@ fn intake_problem(e: IntakeError) -> Problem {
     }
 }
 
+/// A check that cannot be made: 422 with the pointer (and the template's line) for
+/// bad input; an evaluation failure is ours (500, logged).
+fn gate_problem(e: crate::gate::GateError) -> Problem {
+    use crate::gate::GateError;
+    let detail = e.to_string();
+    let field = |pointer: String, line: Option<usize>, slug: &str| Problem {
+        errors: vec![ProblemField { pointer, detail: detail.clone(), suggestions: Vec::new(), line }],
+        ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, slug, detail.clone())
+    };
+    match e {
+        GateError::Syntax { line, .. } => field("/template".into(), line, "invalid-template"),
+        GateError::Input { pointer, line, .. } => field(pointer, line, "invalid-check"),
+        GateError::UnknownProfile(_) => field("/profile_id".into(), None, "unknown-profile"),
+        GateError::Bundle(_) | GateError::Guard(_) => {
+            tracing::error!(error = %detail, "check evaluation failed");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "check-failed", "the check could not be evaluated")
+        }
+    }
+}
+
 fn app_problem(e: AppError) -> Problem {
     let detail = e.to_string();
     match e {
@@ -129,7 +169,7 @@ fn app_problem(e: AppError) -> Problem {
         AppError::Input(InputError::Fields(fields)) => Problem {
             errors: fields
                 .into_iter()
-                .map(|f| ProblemField { pointer: f.pointer, detail: f.detail, suggestions: Vec::new() })
+                .map(|f| ProblemField { pointer: f.pointer, detail: f.detail, suggestions: Vec::new(), line: None })
                 .collect(),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-fields", "the document has invalid fields")
         },
@@ -145,7 +185,7 @@ fn app_problem(e: AppError) -> Problem {
                     } else {
                         (format!("'{}' names several services; name one of them", s.name), s.ambiguous)
                     };
-                    ProblemField { pointer: s.pointer, detail, suggestions }
+                    ProblemField { pointer: s.pointer, detail, suggestions, line: None }
                 })
                 .collect(),
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-service", "service names do not resolve")

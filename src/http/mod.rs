@@ -5,6 +5,7 @@ mod approval;
 mod audit;
 pub mod auth;
 mod catalog;
+mod checks;
 pub mod contract;
 mod diff;
 pub mod error;
@@ -51,6 +52,7 @@ use idempotency::DocumentIdempotency;
         approval::decide, approval::decision, diff::diff,
         library::services, library::service, library::controls,
         audit::list,
+        checks::check,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
         crate::store::RunRecord, crate::store::StageRecord, crate::store::ArtifactInfo, crate::app::AcceptedRequest,
@@ -59,9 +61,12 @@ use idempotency::DocumentIdempotency;
         approval::ApprovalBody, approval::WaiverBody, approval::DecisionResponse, crate::library::DecisionRecord,
         crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, library::BundleResponse, runs::RunStatus, diff::DiffFormat,
         crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion,
-        audit::AuditPage, crate::store::AuditEntry)),
+        audit::AuditPage, crate::store::AuditEntry,
+        crate::gate::library::CheckRequest, crate::gate::Report, crate::gate::report::Summary, crate::gate::report::RuleSource,
+        crate::gate::InputReport, crate::gate::Finding, crate::gate::report::PathResult, crate::gate::report::NotApproved,
+        crate::gate::Outcome, crate::gate::Verdict)),
     modifiers(&DocumentAuth, &DocumentIdempotency, &DocumentContract),
-    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "health"))
+    tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "checks"), (name = "health"))
 )]
 pub struct ApiDoc;
 
@@ -107,11 +112,13 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .nest("/v1/intake", intake::router())
         .nest("/v1/library", library::router())
         .nest("/v1/catalog", catalog::router())
+        .nest("/v1/checks", checks::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn_with_state(app.store.clone(), idempotency::idempotency))
         .route_layer(axum::middleware::from_fn_with_state(auth_state, auth::authorize))
+        .layer(axum::Extension(Arc::new(crate::gate::library::RuleCache::default())))
         .with_state(app.clone());
     crate::telemetry::metrics::info(app.catalog.version());
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

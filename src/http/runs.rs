@@ -116,11 +116,24 @@ async fn find(app: &App, run_id: &str) -> ApiResult<RunRecord> {
     }
 }
 
-/// A run with every stage's status, attempts, timings and error.
+/// A run as `GET /v1/runs/{run_id}` shows it: the record, and the advisor's token
+/// usage when the run has an `advise` stage that finished.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub run: RunRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisor: Option<crate::app::RunAdvisor>,
+}
+
+/// A run with every stage's status, attempts, timings and error, and the advisor's
+/// token usage when a model was asked.
 #[utoipa::path(get, path = "/v1/runs/{run_id}", tag = "runs", operation_id = "getRun", params(("run_id" = String, Path)),
-    responses((status = 200, body = RunRecord), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn show(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<Json<RunRecord>> {
-    Ok(Json(find(&app, &run_id).await?))
+    responses((status = 200, body = RunView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn show(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<Json<RunView>> {
+    let run = find(&app, &run_id).await?;
+    let advisor = app.run_advisor(&run).await?;
+    Ok(Json(RunView { run, advisor }))
 }
 
 /// Resume a failed run from its failed stage.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod converse;
+pub mod fault_proxy;
 pub mod moto;
 
 use std::path::PathBuf;

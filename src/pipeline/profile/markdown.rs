@@ -48,6 +48,13 @@ pub fn render(p: &ServiceProfile) -> String {
     out.push_str("## Service description\n\n");
     let _ = writeln!(out, "{}\n", p.description.text);
     facts(&mut out, &p.description.facts);
+    if let Some(n) = &p.model_narrative {
+        let _ = writeln!(
+            out,
+            "\n> **Model-written summary** (advisor, model `{}`; not established from the catalog): {}",
+            n.model_id, n.text
+        );
+    }
     out.push_str("\n## Major findings\n\n");
     for f in &p.findings {
         let _ = writeln!(out, "- {}", f.finding);

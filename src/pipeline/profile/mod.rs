@@ -53,6 +53,15 @@ pub struct Description {
     pub facts: Vec<Fact>,
 }
 
+/// The advisor's short summary of the service: written by a model, not established
+/// from the catalog, and marked so wherever it appears.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelNarrative {
+    pub text: String,
+    pub model_id: String,
+    pub model_written: bool,
+}
+
 /// `service-profile.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceProfile {
@@ -62,6 +71,9 @@ pub struct ServiceProfile {
     /// `reviewed` or `derived` controls.
     pub controls_source: String,
     pub description: Description,
+    /// Present only when the advisor ran and the model wrote a narrative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_narrative: Option<ModelNarrative>,
     pub findings: Vec<Finding>,
     pub pilot: Pilot,
     pub production: Production,
@@ -86,6 +98,16 @@ impl ServiceProfile {
         ];
         sections.into_iter().flat_map(|(s, list)| list.iter().map(move |a| (s, a))).collect()
     }
+}
+
+/// The narrative `advise` received from the model, if any.
+fn model_narrative(input: &StageInput<'_>) -> Result<Option<ModelNarrative>, StageError> {
+    let Some(advised) = input.read_optional::<super::advise::Advised>()? else { return Ok(None) };
+    Ok(advised.narrative.filter(|t| !t.trim().is_empty()).map(|text| ModelNarrative {
+        text,
+        model_id: advised.model_id,
+        model_written: true,
+    }))
 }
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
@@ -122,6 +144,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         profile_id: input.profile.profile_id.clone(),
         controls_source: if plan.derived() { "derived" } else { "reviewed" }.into(),
         description: description(&cx),
+        model_narrative: model_narrative(input)?,
         findings: Vec::new(),
         pilot,
         production,

@@ -99,4 +99,26 @@ impl ArtifactStore for LocalArtifactStore {
     async fn list(&self, bundle: &BundleRef) -> StoreResult<Vec<ArtifactInfo>> {
         Self::index(&self.run_dir(bundle)?).await
     }
+
+    async fn delete(&self, bundle: &BundleRef, name: &str) -> StoreResult<()> {
+        valid_name(name)?;
+        let dir = self.run_dir(bundle)?;
+        let _guard = self.lock.lock().await;
+        let mut index = Self::index(&dir).await?;
+        let before = index.len();
+        index.retain(|a| a.name != name);
+        if index.len() == before {
+            return Ok(());
+        }
+        if index.is_empty() {
+            // The last file: the directory goes too (an attempt's copies leave nothing behind).
+            return tokio::fs::remove_dir_all(&dir).await.map_err(io);
+        }
+        let body = serde_json::to_vec(&index).map_err(|e| StoreError::Artifact(e.to_string()))?;
+        Self::write_atomically(&dir, INDEX, &body).await?;
+        match tokio::fs::remove_file(dir.join(name)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
 }

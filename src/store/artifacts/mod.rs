@@ -70,6 +70,10 @@ pub trait ArtifactStore: Send + Sync + 'static {
     async fn get(&self, bundle: &BundleRef, name: &str) -> StoreResult<Option<(ArtifactInfo, ArtifactBody)>>;
     /// Every file of the bundle, sorted by name.
     async fn list(&self, bundle: &BundleRef) -> StoreResult<Vec<ArtifactInfo>>;
+    /// Removes a file; removing one that is not there is not an error. Only the
+    /// engine calls it: for an attempt's own copies, and to take back a stage's
+    /// files when publishing them failed part-way.
+    async fn delete(&self, bundle: &BundleRef, name: &str) -> StoreResult<()>;
 }
 
 /// The store the configuration names: S3 when `artifact_url` is set, else the directory.

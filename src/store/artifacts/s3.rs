@@ -216,6 +216,17 @@ impl ArtifactStore for S3ArtifactStore {
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(infos)
     }
+
+    /// `DeleteObject`: in a versioned bucket this adds a delete marker, and the
+    /// bucket's lifecycle expires the hidden version.
+    async fn delete(&self, bundle: &BundleRef, name: &str) -> StoreResult<()> {
+        valid_name(name)?;
+        let key = format!("{}{name}", self.bundle_prefix(bundle));
+        match self.client.delete_object().bucket(&self.location.bucket).key(&key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(sdk_error("DeleteObject", e)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,93 @@
+//! `seccfg check`: the CI gate from the command line. Templates are checked against
+//! bundle directories offline (`--bundle`); the report goes to stdout in the chosen
+//! format; the exit code is 0 on a pass, 1 on a failure (fail, undetermined or not
+//! approved) and 2 when the input cannot be checked.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use seccfg::catalog::Catalog;
+use seccfg::gate::{self, GateError, Input, Report, Verdict};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// CloudFormation templates (JSON or YAML).
+    #[arg(required = true)]
+    templates: Vec<PathBuf>,
+    /// The security profile id whose approved controls apply.
+    #[arg(long)]
+    profile: String,
+    /// Bundle directories written by `seccfg run` (one per service), checked offline.
+    #[arg(long = "bundle", required = true, num_args = 1..)]
+    bundles: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+/// Exit code for input that cannot be checked.
+const BAD_INPUT: u8 = 2;
+
+/// Any failure to check (bad input, or the catalog or evaluation failing) exits 2, never 1.
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    Ok(check(args).unwrap_or_else(|e| bad_input(&format!("{e:#}"))))
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let inputs = match read_inputs(&args.templates) {
+        Ok(i) => i,
+        Err(message) => return Ok(bad_input(&message)),
+    };
+    let catalog = Catalog::load_default()?;
+    let report = match gate::check_bundle_dirs(&catalog, &args.profile, &inputs, &args.bundles) {
+        Ok(r) => r,
+        Err(GateError::Guard(e)) => anyhow::bail!("guard evaluation failed: {e}"),
+        Err(e) => return Ok(bad_input(&describe(&e))),
+    };
+    print!("{}", render(&report, args.format));
+    Ok(if report.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok(Input { name: p.display().to_string(), text })
+        })
+        .collect()
+}
+
+/// An input error with its pointer and line.
+fn describe(e: &GateError) -> String {
+    match e {
+        GateError::Syntax { line: Some(l), message } => format!("{message} (line {l})"),
+        GateError::Input { pointer, line, message } => {
+            let line = line.map(|l| format!(", line {l}")).unwrap_or_default();
+            format!("{message} (at {pointer}{line})")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn bad_input(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(BAD_INPUT)
+}
+
+fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Text => gate::format::text(report),
+        Format::Json => gate::format::json(report) + "\n",
+        Format::Sarif => gate::format::sarif(report) + "\n",
+        Format::Junit => gate::format::junit(report),
+    }
+}

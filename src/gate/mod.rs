@@ -1,0 +1,114 @@
+//! The CI gate: does an application's CloudFormation template (or Terraform plan)
+//! respect the controls the organisation approved for the services it uses?
+//!
+//! It reads bundles — a bundle directory offline, or the control library's latest
+//! approved bundles through the API — and evaluates their Guard rules in-process,
+//! re-scoped per resource and clause, into one [`Report`]. The gate reads what the
+//! pipeline produced; the pipeline never imports it.
+//!
+//! One concern per file: `template` (parsing with a line map), `services` (resource
+//! type → service through the catalog), `rules` (reading `rules.guard`), `path`
+//! (Guard paths over a resource), `evaluate` (one cfn-guard run → findings),
+//! `report` (the model), `format` (text, JSON, SARIF, JUnit), `library` (the
+//! approved bundles of a profile, `POST /v1/checks`, the rule cache).
+
+pub mod evaluate;
+pub mod format;
+pub mod library;
+mod path;
+pub mod report;
+pub mod rules;
+pub mod services;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use report::{Finding, InputReport, Outcome, Report, Verdict};
+pub use rules::ServiceRules;
+pub use template::Template;
+
+use crate::catalog::Catalog;
+use crate::library::Waiver;
+
+/// Why a check could not be made. Everything but `Guard` is the caller's input.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("{message}")]
+    Syntax { line: Option<usize>, message: String },
+    #[error("{pointer}: {message}")]
+    Input { pointer: String, line: Option<usize>, message: String },
+    #[error("unknown profile '{0}'")]
+    UnknownProfile(String),
+    #[error("bundle: {0}")]
+    Bundle(String),
+    #[error("guard evaluation failed: {0}")]
+    Guard(String),
+}
+
+impl GateError {
+    /// The error with the input it concerns named first.
+    pub fn in_input(self, name: &str) -> GateError {
+        match self {
+            GateError::Syntax { line, message } => GateError::Syntax { line, message: format!("{name}: {message}") },
+            GateError::Input { pointer, line, message } => {
+                GateError::Input { pointer, line, message: format!("{name}: {message}") }
+            }
+            other => other,
+        }
+    }
+}
+
+/// A template (or plan) to check: its name and text.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub text: String,
+}
+
+/// Parses and checks one CloudFormation template against the given rules.
+pub fn check_template(
+    catalog: &Catalog,
+    input: &Input,
+    rules: &[&ServiceRules],
+    waivers: &BTreeMap<String, Vec<Waiver>>,
+) -> Result<InputReport, GateError> {
+    let template = Template::parse(&input.text).map_err(|e| e.in_input(&input.name))?;
+    let types = services::services_of(catalog, &template).map_err(|e| e.in_input(&input.name))?;
+    let used: Vec<&ServiceRules> = rules.iter().copied().filter(|r| types.values().any(|s| *s == r.service)).collect();
+    Ok(InputReport {
+        name: input.name.clone(),
+        kind: "cloudformation".into(),
+        findings: evaluate::evaluate(&template, &used, waivers)?,
+        not_approved: services::not_approved(&template, &types, rules),
+    })
+}
+
+/// The offline gate: templates checked against bundle directories written by `seccfg run`.
+/// Every bundle must have been generated for `profile_id`.
+pub fn check_bundle_dirs(
+    catalog: &Catalog,
+    profile_id: &str,
+    inputs: &[Input],
+    bundle_dirs: &[PathBuf],
+) -> Result<Report, GateError> {
+    let mut loaded = Vec::new();
+    for dir in bundle_dirs {
+        let bundle_profile = rules::bundle_profile(dir)?;
+        if bundle_profile != profile_id {
+            return Err(GateError::Bundle(format!(
+                "{} was generated for profile '{bundle_profile}', not '{profile_id}'",
+                dir.display()
+            )));
+        }
+        loaded.push(rules::load_bundle_dir(dir)?);
+    }
+    let rules: Vec<&ServiceRules> = loaded.iter().collect();
+    let reports =
+        inputs.iter().map(|i| check_template(catalog, i, &rules, &BTreeMap::new())).collect::<Result<Vec<_>, _>>()?;
+    let sources = loaded
+        .iter()
+        .map(|r| report::RuleSource { service: r.service.clone(), source: r.source.clone(), bundle_version: None })
+        .collect();
+    Ok(Report::new(profile_id, sources, reports))
+}
