@@ -150,11 +150,14 @@ fn document_statuses(op: &mut Operation, post: bool, public: bool, has_path_para
     }
 }
 
+/// (response status, link name, target operation, parameter → runtime expression).
+type LinkSpec<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 /// OpenAPI links along the main flow: each names the operation and where its parameters come from.
 fn link(op: &mut Operation) {
     let run_from_body = [("run_id", "$response.body#/id")];
     let run_from_path = [("run_id", "$request.path.run_id")];
-    let links: Vec<(&str, &str, &str, &[(&str, &str)])> = match op.operation_id.as_deref() {
+    let links: Vec<LinkSpec> = match op.operation_id.as_deref() {
         Some("createProfile") => vec![
             (
                 "201",
