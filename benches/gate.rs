@@ -70,7 +70,7 @@ async fn approved_s3(app: &App) -> String {
     );
     while worker.step().await.unwrap() {}
     let run_id = &accepted.runs[0].run_id;
-    app.decide(run_id, &json!({ "decision": "approve", "reviewer": "bench@example.com" })).await.unwrap();
+    app.decide(run_id, &json!({ "decision": "approve", "reviewer": "bench@example.com" }), None).await.unwrap();
     let approved = app.library.service("FIN-PROD-001", "s3", seccfg::store::now_ms()).await.unwrap().unwrap();
     approved.templates["template.yaml"].clone()
 }

@@ -72,14 +72,15 @@ pub struct UnresolvedService {
     pub suggestions: Vec<Suggestion>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AcceptedRun {
     pub run_id: String,
     pub service_id: String,
     pub service_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A request accepted for processing: one queued run per service.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AcceptedRequest {
     pub id: String,
     pub request_id: String,
@@ -92,7 +93,7 @@ pub struct AcceptedRequest {
 /// The advisor's part of a run: which model, whether it was asked (services with
 /// reviewed controls are not), whether the answer came from the cache, and the
 /// tokens this run paid for (0 on a cache hit).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunAdvisor {
     pub model_id: String,
     pub asked: bool,

@@ -24,10 +24,16 @@ fn is_template(name: &str) -> bool {
 
 impl App {
     /// Records a decision on a run: only a succeeded run, only once, waivers only
-    /// for controls the bundle has and only with a future expiry.
-    pub async fn decide(&self, run_id: &str, body: &Value) -> Result<(DecisionRecord, Vec<Warning>), AppError> {
+    /// for controls the bundle has and only with a future expiry. With
+    /// authentication on, `principal` is the reviewer recorded.
+    pub async fn decide(
+        &self,
+        run_id: &str,
+        body: &Value,
+        principal: Option<&str>,
+    ) -> Result<(DecisionRecord, Vec<Warning>), AppError> {
         let now = now_ms();
-        let (request, warnings) = ApprovalRequest::from_value(body, now)?;
+        let (request, warnings) = ApprovalRequest::from_value(body, now, principal)?;
         let run = self.store.run(run_id).await?.ok_or_else(|| AppError::RunNotFound(run_id.into()))?;
         if run.status != "succeeded" {
             return Err(AppError::RunNotSucceeded(run_id.into(), run.status));

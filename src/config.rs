@@ -72,6 +72,40 @@ pub struct ServeConfig {
     #[arg(long, env = "SECCFG_AUTH", value_parser = ["none", "required"])]
     pub auth: Option<String>,
 
+    /// OIDC issuer whose bearer tokens are accepted (the `iss` claim, exactly). Setting it
+    /// switches authentication on; API keys keep working alongside.
+    #[arg(long, env = "SECCFG_OIDC_ISSUER", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+
+    /// The `aud` an OIDC token must carry.
+    #[arg(long, env = "SECCFG_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+
+    /// URL of the issuer's JWKS (its signing keys).
+    #[arg(long, env = "SECCFG_OIDC_JWKS_URL", conflicts_with = "oidc_jwks_file")]
+    pub oidc_jwks_url: Option<String>,
+
+    /// A file holding the issuer's JWKS, instead of a URL.
+    #[arg(long, env = "SECCFG_OIDC_JWKS_FILE")]
+    pub oidc_jwks_file: Option<std::path::PathBuf>,
+
+    /// Claim holding the caller's roles (a string or a list; dots reach into nested objects).
+    #[arg(long, env = "SECCFG_OIDC_ROLE_CLAIM", default_value = "roles")]
+    pub oidc_role_claim: String,
+
+    /// Claim values that map to roles, e.g. `sec-admins=admin,sec-reviewers=approver`;
+    /// values that are role names need no entry.
+    #[arg(long, env = "SECCFG_OIDC_ROLE_MAP", value_delimiter = ',')]
+    pub oidc_role_map: Vec<String>,
+
+    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
+    #[arg(long, env = "SECCFG_OIDC_LEEWAY_SECONDS", default_value_t = 30)]
+    pub oidc_leeway_seconds: u64,
+
+    /// Least seconds between two JWKS fetches caused by tokens with an unknown `kid`.
+    #[arg(long, env = "SECCFG_OIDC_JWKS_REFRESH_SECONDS", default_value_t = 30)]
+    pub oidc_jwks_refresh_seconds: u64,
+
     /// Calls per second per authenticated principal (bursts of twice that) before 429; 0 = no limit.
     #[arg(long, env = "SECCFG_RATE_LIMIT_PER_SECOND", default_value_t = 100)]
     pub rate_limit_per_second: u32,

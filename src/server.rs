@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use crate::app::App;
 use crate::auth::Authenticator;
+use crate::auth::oidc::OidcVerifier;
 use crate::config::ServeConfig;
 use crate::engine::{Worker, WorkerConfig};
 use crate::http::{HttpConfig, router_with_auth};
@@ -16,7 +17,7 @@ use crate::intake::S3Intake;
 pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
     // A long-running server parses the whole catalog before it takes any work.
     app.catalog.parse_all()?;
-    let authenticator = authenticator(&app, &config)?;
+    let authenticator = authenticator(&app, &config).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let worker_config = WorkerConfig {
         lease: Duration::from_secs(config.lease_seconds),
@@ -65,7 +66,18 @@ pub async fn serve(app: Arc<App>, config: ServeConfig) -> anyhow::Result<()> {
 
 /// Authentication is off only when asked for, or by default on loopback (the
 /// embedded single-machine set-up); any other address needs `SECCFG_AUTH`.
-fn authenticator(app: &App, config: &ServeConfig) -> anyhow::Result<Authenticator> {
+async fn authenticator(app: &App, config: &ServeConfig) -> anyhow::Result<Authenticator> {
+    let oidc = oidc_verifier(config).await?;
+    match (config.auth.as_deref(), oidc) {
+        (Some("none"), Some(_)) => anyhow::bail!("SECCFG_AUTH=none contradicts SECCFG_OIDC_ISSUER: unset one of them"),
+        (_, Some(verifier)) => Ok(Authenticator::required(app.store.clone())
+            .with_oidc(verifier)
+            .with_rate_limit(config.rate_limit_per_second)),
+        _ => keys_only(app, config),
+    }
+}
+
+fn keys_only(app: &App, config: &ServeConfig) -> anyhow::Result<Authenticator> {
     match config.auth.as_deref() {
         Some("required") => {
             Ok(Authenticator::required(app.store.clone()).with_rate_limit(config.rate_limit_per_second))
@@ -78,6 +90,45 @@ fn authenticator(app: &App, config: &ServeConfig) -> anyhow::Result<Authenticato
             config.bind
         ),
     }
+}
+
+/// The OIDC verifier when an issuer is configured; a JWKS file must be readable at
+/// start-up, a JWKS URL that cannot be reached yet is retried on the first token.
+async fn oidc_verifier(config: &ServeConfig) -> anyhow::Result<Option<Arc<OidcVerifier>>> {
+    use crate::auth::Role;
+    use crate::auth::oidc::{JwksSource, OidcConfig};
+    let Some(issuer) = config.oidc_issuer.clone() else { return Ok(None) };
+    let audience = config.oidc_audience.clone().ok_or_else(|| anyhow::anyhow!("SECCFG_OIDC_AUDIENCE is required"))?;
+    let jwks = match (&config.oidc_jwks_url, &config.oidc_jwks_file) {
+        (Some(url), _) => JwksSource::Url(url.clone()),
+        (None, Some(file)) => JwksSource::File(file.clone()),
+        (None, None) => anyhow::bail!("set SECCFG_OIDC_JWKS_URL or SECCFG_OIDC_JWKS_FILE with SECCFG_OIDC_ISSUER"),
+    };
+    let mut role_map = std::collections::BTreeMap::new();
+    for entry in config.oidc_role_map.iter().filter(|e| !e.trim().is_empty()) {
+        let (value, role) = entry
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("SECCFG_OIDC_ROLE_MAP entry '{entry}' is not value=role"))?;
+        let role =
+            Role::parse(role.trim()).ok_or_else(|| anyhow::anyhow!("SECCFG_OIDC_ROLE_MAP: '{role}' is not a role"))?;
+        role_map.insert(value.trim().to_string(), role);
+    }
+    let file_source = matches!(jwks, JwksSource::File(_));
+    let verifier = OidcVerifier::new(OidcConfig {
+        issuer,
+        audience,
+        jwks,
+        role_claim: config.oidc_role_claim.clone(),
+        role_map,
+        leeway: Duration::from_secs(config.oidc_leeway_seconds),
+        refresh_interval: Duration::from_secs(config.oidc_jwks_refresh_seconds),
+    })?;
+    match verifier.load().await {
+        Ok(()) => {}
+        Err(e) if file_source => return Err(e.into()),
+        Err(e) => warn!(error = %e, "JWKS not loaded at start-up; it is fetched with the first token"),
+    }
+    Ok(Some(Arc::new(verifier)))
 }
 
 struct ConnectionLimits {
@@ -102,7 +153,11 @@ async fn serve_http(
     use hyper_util::service::TowerToHyperService;
 
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .max_headers(2 * crate::http::contract::MAX_HEADERS);
     builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(limits.header_read));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

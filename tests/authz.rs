@@ -122,7 +122,7 @@ fn operations(run_id: &str) -> Vec<(&'static str, &'static str, String, Option<V
 
 #[test]
 fn the_matrix_covers_every_documented_operation() {
-    let doc = serde_json::to_value(seccfg::http::openapi()).unwrap();
+    let doc = seccfg::http::openapi_document();
     let listed: Vec<(String, String)> =
         operations("x").into_iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -353,4 +353,47 @@ async fn each_principal_is_rate_limited_with_retry_after() {
     // Other principals and public endpoints are unaffected.
     assert_eq!(call(&api, "GET", "/v1/runs", Some(&calm), None).await.0, StatusCode::OK);
     assert_eq!(call(&api, "GET", "/healthz", Some(&busy), None).await.0, StatusCode::OK);
+}
+
+/// Issue 11 follow-up: with authentication on, the reviewer recorded is the caller.
+/// A body `reviewer` naming anyone else is refused with 422 and nothing is stored;
+/// omitting it (or repeating the caller's own name) records the principal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reviewer_recorded_is_the_authenticated_principal() {
+    let api = api().await;
+    let (admin, _) = new_key(&api.app.store, "admin", Role::Admin).await;
+    let (approver, _) = new_key(&api.app.store, "bob", Role::Approver).await;
+    call(&api, "POST", "/v1/profiles", Some(&admin), Some(&profile("FIN-PROD-001", true))).await;
+    let request = json!({"profile_id": "FIN-PROD-001", "requestId": "REQ-R", "services": [{"serviceName": "sqs"}, {"serviceName": "sns"}]});
+    let (_, _, accepted) = call(&api, "POST", "/v1/requests", Some(&admin), Some(&request)).await;
+    let runs: Vec<String> =
+        accepted["runs"].as_array().unwrap().iter().map(|r| r["run_id"].as_str().unwrap().to_string()).collect();
+    let worker = seccfg::engine::Worker::new(
+        "test".into(),
+        api.app.store.clone(),
+        api.app.artifacts.clone(),
+        api.app.knowledge.clone(),
+        seccfg::engine::WorkerConfig::default(),
+    );
+    while worker.step().await.unwrap() {}
+
+    let uri = format!("/v1/runs/{}/approval", runs[0]);
+    let forged = json!({"decision": "approve", "reviewer": "mallory", "comment": "lgtm"});
+    let (status, _, problem) = call(&api, "POST", &uri, Some(&approver), Some(&forged)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/reviewer");
+    assert!(api.app.library.decision(&runs[0]).await.unwrap().is_none(), "nothing stored");
+
+    let (status, _, decided) =
+        call(&api, "POST", &uri, Some(&approver), Some(&json!({"decision": "approve", "comment": "lgtm"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{decided}");
+    assert_eq!(decided["reviewer"], "key:bob");
+    let stored = api.app.library.decision(&runs[0]).await.unwrap().unwrap();
+    assert_eq!(stored.reviewer, "key:bob");
+
+    let own_name = json!({"decision": "reject", "reviewer": "key:bob"});
+    let uri = format!("/v1/runs/{}/approval", runs[1]);
+    let (status, _, decided) = call(&api, "POST", &uri, Some(&approver), Some(&own_name)).await;
+    assert_eq!(status, StatusCode::CREATED, "{decided}");
+    assert_eq!(decided["reviewer"], "key:bob");
 }

@@ -1,8 +1,9 @@
-//! Who is calling and what they may do: principals, roles and the API-key
-//! scheme. The HTTP layer (`http/auth.rs`) turns a bearer credential into a
+//! Who is calling and what they may do: principals, roles, and the two bearer
+//! schemes (API keys, and OIDC tokens from a configured issuer). The HTTP layer (`http/auth.rs`) turns a bearer credential into a
 //! [`Principal`] with this module and checks it against its per-route table.
 
 pub mod keys;
+pub mod oidc;
 
 use std::sync::Arc;
 
@@ -41,7 +42,8 @@ impl Role {
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// Stable name: `key:<name>` for API keys, `anonymous` without authentication.
+    /// Stable name: `key:<name>` for API keys, `oidc:<sub>` for OIDC tokens,
+    /// `anonymous` without authentication.
     pub name: String,
     pub roles: Vec<Role>,
 }
@@ -59,6 +61,11 @@ impl Principal {
             || self.roles.contains(&role)
     }
 
+    /// The caller when authentication is off.
+    pub fn is_anonymous(&self) -> bool {
+        self.name == "anonymous"
+    }
+
     pub fn is_admin(&self) -> bool {
         self.roles.contains(&Role::Admin)
     }
@@ -69,7 +76,7 @@ impl Principal {
 pub enum AuthMode {
     /// Every caller is the anonymous admin (`SECCFG_AUTH=none`, or loopback by default).
     None,
-    /// Every call but health and the API document needs an API key.
+    /// Every call but health and the API document needs an API key or an OIDC token.
     Required,
 }
 
@@ -88,15 +95,22 @@ pub struct Authenticator {
     pub mode: AuthMode,
     store: Option<Arc<dyn Store>>,
     limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
+    oidc: Option<Arc<oidc::OidcVerifier>>,
 }
 
 impl Authenticator {
     pub fn none() -> Authenticator {
-        Authenticator { mode: AuthMode::None, store: None, limiter: None }
+        Authenticator { mode: AuthMode::None, store: None, limiter: None, oidc: None }
     }
 
     pub fn required(store: Arc<dyn Store>) -> Authenticator {
-        Authenticator { mode: AuthMode::Required, store: Some(store), limiter: None }
+        Authenticator { mode: AuthMode::Required, store: Some(store), limiter: None, oidc: None }
+    }
+
+    /// Also accepts OIDC tokens that `verifier` vouches for.
+    pub fn with_oidc(mut self, verifier: Arc<oidc::OidcVerifier>) -> Authenticator {
+        self.oidc = Some(verifier);
+        self
     }
 
     /// At most `per_second` calls per second per authenticated principal, with bursts
@@ -133,7 +147,12 @@ impl Authenticator {
             .map(str::trim)
             .ok_or(AuthError::Invalid)?;
         if !keys::looks_like_key(token) {
-            return Err(AuthError::Invalid);
+            let Some(verifier) = &self.oidc else { return Err(AuthError::Invalid) };
+            // Why a token is refused goes to the log, never to the caller.
+            return verifier.verify(token).await.map_err(|e| {
+                tracing::info!(reason = %e, "OIDC token refused");
+                AuthError::Invalid
+            });
         }
         let key = store.api_key_by_hash(&keys::hash(token)).await?.ok_or(AuthError::Invalid)?;
         if key.revoked_at.is_some() {

@@ -11,14 +11,14 @@ use super::{Catalog, CfnResourceType, ServiceIdentity};
 
 /// The AWS Config resource type of a CloudFormation type (names differ for a few:
 /// `AWS::OpenSearchService::Domain` is recorded as `AWS::OpenSearch::Domain`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ConfigTypeLink {
     pub config_type: String,
     pub basis: String,
 }
 
 /// One prefix's links; every value is the basis of the link.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ServiceLinks {
     #[serde(default)]
     pub cloudformation_types: BTreeMap<String, String>,

@@ -45,7 +45,7 @@ pub struct Action {
     pub dependent_actions: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ResourceType {
     pub arn: String,
     #[serde(default)]
@@ -89,7 +89,7 @@ pub struct SdkService {
 
 /// A CloudFormation resource type's schema facts (us-east-1), as extracted.
 /// Property nodes stay JSON: they are walked, not computed on.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CfnResourceType {
     #[serde(default)]
     pub properties: BTreeMap<String, serde_json::Value>,
@@ -119,7 +119,7 @@ pub struct CfnResourceType {
 }
 
 /// The canonical identity of a service: its IAM prefix and the names it goes by.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceIdentity {
     pub id: String,
     pub iam_prefix: String,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// One leaf that differs: `before` is null when the field was added, `after`
 /// null when it was removed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
     pub pointer: String,
     pub before: Value,

@@ -49,7 +49,7 @@ impl Bundle {
 }
 
 /// Which versions were compared.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Side {
     pub label: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +60,7 @@ pub struct Side {
     pub profile_version: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BundleDiff {
     pub service: String,
     pub from: Side,

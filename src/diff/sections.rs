@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Bundle;
 use super::json::{self, FieldChange};
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct ControlsDiff {
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -23,14 +23,14 @@ impl ControlsDiff {
 
 /// A control present in both versions with different fields (its entry in
 /// `controls.json` plus its Config rule parameters).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ControlChange {
     pub control_id: String,
     pub fields: Vec<FieldChange>,
 }
 
 /// Resources of one template file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TemplateDiff {
     pub file: String,
     pub added: Vec<String>,
@@ -38,7 +38,7 @@ pub struct TemplateDiff {
     pub changed: Vec<ResourceChange>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResourceChange {
     /// CloudFormation logical id, or Terraform `type.name`.
     pub resource: String,
@@ -46,7 +46,7 @@ pub struct ResourceChange {
     pub properties: Vec<FieldChange>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PersonaDiff {
     pub persona: String,
     pub actions_added: Vec<String>,
@@ -55,7 +55,7 @@ pub struct PersonaDiff {
     pub statements: Vec<StatementChange>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatementChange {
     pub sid: String,
     /// added, removed or changed
@@ -68,7 +68,7 @@ pub struct StatementChange {
     pub statement: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RuleChange {
     pub rule: String,
     pub change: &'static str,
@@ -76,7 +76,7 @@ pub struct RuleChange {
     pub lines_added: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FrameworkChange {
     pub framework: String,
     pub before: Value,

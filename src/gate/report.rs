@@ -102,6 +102,7 @@ pub struct RuleSource {
 
 /// The gate's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = GateVerdict)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,

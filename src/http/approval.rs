@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
 use crate::app::{App, AppError};
+use crate::auth::Principal;
 use crate::input::Warning;
 use crate::library::{DecisionRecord, Verdict};
 
@@ -26,7 +27,10 @@ pub fn router() -> Router<Arc<App>> {
 #[allow(dead_code)]
 pub struct ApprovalBody {
     pub decision: Verdict,
-    pub reviewer: String,
+    /// Who decides. With authentication on, the authenticated principal is recorded:
+    /// omit this, or give exactly that principal's name (anything else is 422).
+    /// Required without authentication.
+    pub reviewer: Option<String>,
     pub comment: Option<String>,
     /// Controls of this bundle that need not be applied until `expires_at`
     /// (an RFC 3339 date-time or a date, in the future). Approvals only.
@@ -47,13 +51,12 @@ pub struct DecisionResponse {
     #[serde(flatten)]
     pub decision: DecisionRecord,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<Warning>,
 }
 
 /// Approve or reject a succeeded run, once. An approval copies the bundle's
 /// controls, IAM model and templates into the control library.
-#[utoipa::path(post, path = "/v1/runs/{run_id}/approval", tag = "approval", params(("run_id" = String, Path)),
+#[utoipa::path(post, path = "/v1/runs/{run_id}/approval", tag = "approval", operation_id = "decideRun", params(("run_id" = String, Path)),
     request_body = ApprovalBody,
     responses((status = 201, body = DecisionResponse),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -62,9 +65,11 @@ pub struct DecisionResponse {
 pub async fn decide(
     State(app): State<Arc<App>>,
     Path(run_id): Path<String>,
+    principal: Principal,
     JsonBody(body): JsonBody,
 ) -> ApiResult<impl IntoResponse> {
-    let (decision, warnings) = app.decide(&run_id, &body).await?;
+    let authenticated = (!principal.is_anonymous()).then_some(principal.name.as_str());
+    let (decision, warnings) = app.decide(&run_id, &body, authenticated).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/runs/{run_id}/approval"))],
@@ -73,7 +78,7 @@ pub async fn decide(
 }
 
 /// The decision recorded on a run.
-#[utoipa::path(get, path = "/v1/runs/{run_id}/approval", tag = "approval", params(("run_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/runs/{run_id}/approval", tag = "approval", operation_id = "getDecision", params(("run_id" = String, Path)),
     responses((status = 200, body = DecisionRecord),
         (status = 404, description = "No such run, or not decided yet", body = Problem, content_type = "application/problem+json")))]
 pub async fn decision(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<Json<DecisionRecord>> {

@@ -16,6 +16,7 @@ use crate::store::AuditEntry;
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Opaque cursor from the previous page's `next_cursor`
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
     /// 1–500, default 100
     #[param(minimum = 1, maximum = 500)]
@@ -29,7 +30,7 @@ pub struct AuditPage {
 }
 
 /// Mutating calls, oldest first: principal, action, target, time, status, request id.
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", operation_id = "listAudit", params(AuditQuery),
     responses((status = 200, body = AuditPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -1,5 +1,6 @@
 //! `/v1/catalog`: the facts bundles are built from, and name resolution.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -7,12 +8,14 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, Problem, ProblemField};
 use crate::app::App;
-use crate::catalog::{Catalog, ConfigRule, Resolution};
+use crate::catalog::{
+    Catalog, CfnResourceType, ConfigRule, Resolution, ResourceType, SecurityHubControl, ServiceIdentity, ServiceLinks,
+};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -23,25 +26,61 @@ pub fn router() -> Router<Arc<App>> {
         .route("/config-rules", get(config_rules))
 }
 
+/// The catalog's version, sources and counts.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogSummary {
+    pub version: String,
+    /// The pinned packages and files the facts were extracted from, as the manifest records them.
+    #[schema(value_type = Vec<Object>)]
+    pub sources: Vec<Value>,
+    /// Number of facts of each kind (services, actions, resource types, …).
+    pub counts: BTreeMap<String, usize>,
+    pub terraform_provider: TerraformProvider,
+    pub frameworks: Vec<FrameworkSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TerraformProvider {
+    pub name: String,
+    pub version: String,
+}
+
+/// One compliance framework and the edition the catalog uses.
+#[derive(Serialize, ToSchema)]
+pub struct FrameworkSummary {
+    pub id: String,
+    pub name: String,
+    pub version: Option<String>,
+    pub source_file: String,
+    pub requirements: usize,
+}
+
 /// Catalog version, sources, counts, the Terraform provider version and the frameworks with their editions.
-#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", responses((status = 200, body = Object)))]
-pub async fn summary(State(app): State<Arc<App>>) -> Json<Value> {
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", operation_id = "getCatalogSummary",
+    responses((status = 200, body = CatalogSummary)))]
+pub async fn summary(State(app): State<Arc<App>>) -> Json<CatalogSummary> {
     let c = &app.catalog;
-    let frameworks: Vec<Value> = crate::input::Framework::ALL
+    let frameworks = crate::input::Framework::ALL
         .iter()
         .filter_map(|f| c.framework(*f).map(|facts| (f, facts)))
-        .map(|(f, facts)| {
-            json!({ "id": f.id(), "name": facts.name, "version": facts.version,
-                    "source_file": facts.file, "requirements": facts.requirement_count() })
+        .map(|(f, facts)| FrameworkSummary {
+            id: f.id().to_string(),
+            name: facts.name.clone(),
+            version: facts.version.clone(),
+            source_file: facts.file.clone(),
+            requirements: facts.requirement_count(),
         })
         .collect();
-    Json(json!({
-        "version": c.version(),
-        "sources": c.manifest.sources,
-        "counts": c.counts(),
-        "terraform_provider": { "name": c.terraform_provider(), "version": c.terraform_provider_version() },
-        "frameworks": frameworks,
-    }))
+    Json(CatalogSummary {
+        version: c.version().to_string(),
+        sources: c.manifest.sources.clone(),
+        counts: c.counts().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        terraform_provider: TerraformProvider {
+            name: c.terraform_provider().to_string(),
+            version: c.terraform_provider_version().to_string(),
+        },
+        frameworks,
+    })
 }
 
 /// 404 for a name that is not a canonical service id, with ranked suggestions.
@@ -62,6 +101,7 @@ fn unknown_service(c: &Catalog, id: &str, pointer: &str) -> Problem {
 #[into_params(parameter_in = Query)]
 pub struct ServiceQuery {
     /// A service name as people write it; resolved exactly, else ranked suggestions.
+    #[param(min_length = 1, max_length = 128)]
     pub query: Option<String>,
 }
 
@@ -74,7 +114,7 @@ pub struct ServiceMatch {
 }
 
 /// List services, or resolve `query` to one (or to suggestions when it does not resolve).
-#[utoipa::path(get, path = "/v1/catalog/services", tag = "catalog", params(ServiceQuery),
+#[utoipa::path(get, path = "/v1/catalog/services", tag = "catalog", operation_id = "listCatalogServices", params(ServiceQuery),
     responses((status = 200, body = Vec<ServiceMatch>), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn services(
     State(app): State<Arc<App>>,
@@ -99,43 +139,73 @@ pub async fn services(
     }))
 }
 
+/// Everything the catalog knows about one service.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogService {
+    pub catalog_version: String,
+    pub service: ServiceIdentity,
+    pub resource_types: BTreeMap<String, ResourceType>,
+    /// Every access level is present; action names sorted.
+    pub actions_by_access_level: BTreeMap<String, Vec<String>>,
+    pub condition_keys: BTreeMap<String, String>,
+    pub config_rules: Vec<ConfigRule>,
+    pub security_hub_controls: Vec<SecurityHubControl>,
+    pub links: ServiceLinks,
+}
+
 /// A service's identity (with Terraform prefixes), IAM resource types, actions by access level,
 /// AWS Config managed rules, Security Hub controls, and its links with the basis of each.
-#[utoipa::path(get, path = "/v1/catalog/services/{id}", tag = "catalog", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
+#[utoipa::path(get, path = "/v1/catalog/services/{id}", tag = "catalog", operation_id = "getCatalogService",
+    params(("id" = String, Path)),
+    responses((status = 200, body = CatalogService), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn service(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<CatalogService>, Problem> {
     let c = &app.catalog;
     let (Some(identity), Some(iam)) = (c.service(&id), c.iam(&id)) else {
         return Err(unknown_service(c, &id, "/id"));
     };
-    Ok(Json(json!({
-        "catalog_version": c.version(),
-        "service": identity,
-        "resource_types": iam.resource_types,
-        "actions_by_access_level": iam.actions_by_access_level(),
-        "condition_keys": iam.condition_keys,
-        "config_rules": c.config_rules_for_service(identity),
-        "security_hub_controls": c.security_hub_controls_for_service(identity),
-        "links": c.links(identity),
-    })))
+    let actions = iam.actions_by_access_level().into_iter();
+    Ok(Json(CatalogService {
+        catalog_version: c.version().to_string(),
+        service: identity.clone(),
+        resource_types: iam.resource_types.clone(),
+        actions_by_access_level: actions
+            .map(|(level, names)| (level.to_string(), names.into_iter().map(String::from).collect()))
+            .collect(),
+        condition_keys: iam.condition_keys.clone(),
+        config_rules: c.config_rules_for_service(identity).into_iter().cloned().collect(),
+        security_hub_controls: c.security_hub_controls_for_service(identity).into_iter().cloned().collect(),
+        links: c.links(identity).clone(),
+    }))
+}
+
+/// A CloudFormation resource type as the catalog holds it.
+#[derive(Serialize, ToSchema)]
+pub struct ResourceTypeFacts {
+    pub catalog_version: String,
+    pub type_name: String,
+    pub schema: CfnResourceType,
 }
 
 /// A CloudFormation resource type's schema facts (property tree, identifiers, handler permissions).
-#[utoipa::path(get, path = "/v1/catalog/resource-types/{type_name}", tag = "catalog",
+#[utoipa::path(get, path = "/v1/catalog/resource-types/{type_name}", tag = "catalog", operation_id = "getResourceType",
     params(("type_name" = String, Path, example = "AWS::S3::Bucket")),
-    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn resource_type(State(app): State<Arc<App>>, Path(type_name): Path<String>) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = ResourceTypeFacts), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn resource_type(
+    State(app): State<Arc<App>>,
+    Path(type_name): Path<String>,
+) -> ApiResult<Json<ResourceTypeFacts>> {
     let c = &app.catalog;
     let Some(rt) = c.resource_type(&type_name) else {
         return Err(ApiError::NotFound(format!("'{type_name}' is not a CloudFormation resource type in the catalog")));
     };
-    Ok(Json(json!({ "catalog_version": c.version(), "type_name": type_name, "schema": rt })))
+    Ok(Json(ResourceTypeFacts { catalog_version: c.version().to_string(), type_name, schema: rt.clone() }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConfigRuleQuery {
     /// Canonical service id, e.g. `s3` (see `/v1/catalog/services?query=`).
+    #[param(required = true, min_length = 1, max_length = 128)]
     pub service: Option<String>,
 }
 
@@ -148,7 +218,7 @@ pub struct ConfigRuleList {
 }
 
 /// AWS Config managed rules that apply to a service, with the resource types each evaluates.
-#[utoipa::path(get, path = "/v1/catalog/config-rules", tag = "catalog", params(ConfigRuleQuery),
+#[utoipa::path(get, path = "/v1/catalog/config-rules", tag = "catalog", operation_id = "listConfigRules", params(ConfigRuleQuery),
     responses((status = 200, body = ConfigRuleList),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]

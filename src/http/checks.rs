@@ -27,7 +27,7 @@ pub fn router() -> Router<Arc<App>> {
 /// JSON or YAML, no `Resources`, an unknown profile, a resource type the catalog does
 /// not know) is a 422 whose `errors` carry the JSON pointer (`/template/...` into the
 /// template) and the template's line.
-#[utoipa::path(post, path = "/v1/checks", tag = "checks", request_body = CheckRequest,
+#[utoipa::path(post, path = "/v1/checks", tag = "checks", operation_id = "checkTemplates", request_body = CheckRequest,
     responses((status = 200, body = Report),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]

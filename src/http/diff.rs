@@ -23,14 +23,26 @@ pub struct DiffQuery {
     /// `previous` (the previous succeeded version, the default) or a run id of the same service
     pub against: Option<String>,
     /// `json` (default) or `markdown`
+    #[param(value_type = Option<DiffFormat>)]
     pub format: Option<String>,
+}
+
+/// Documentation of the `format` parameter.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DiffFormat {
+    Json,
+    Markdown,
 }
 
 /// Compare a succeeded run with its previous succeeded version or another run of the same service:
 /// controls, templates, IAM per persona, SCP and Guard statements, framework coverage, and the
 /// profile fields that caused them.
-#[utoipa::path(get, path = "/v1/runs/{run_id}/diff", tag = "runs", params(("run_id" = String, Path), DiffQuery),
-    responses((status = 200, description = "The diff (JSON, or Markdown with format=markdown)", body = Object),
+#[utoipa::path(get, path = "/v1/runs/{run_id}/diff", tag = "runs", operation_id = "diffRun", params(("run_id" = String, Path), DiffQuery),
+    responses((status = 200, description = "The diff (JSON, or Markdown with format=markdown)",
+            content((crate::diff::BundleDiff = "application/json"), (String = "text/markdown; charset=utf-8"))),
+        (status = 400, description = "format is not json or markdown", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such run, or no previous succeeded version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A run is not succeeded", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The runs are for different services", body = Problem, content_type = "application/problem+json")))]

@@ -45,7 +45,7 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("authentication required: send Authorization: Bearer <API key>")]
+    #[error("authentication required: send Authorization: Bearer <API key or OIDC token>")]
     Unauthorized,
     #[error("too many requests from this principal; retry after the Retry-After delay")]
     TooManyRequests,

@@ -20,13 +20,13 @@ pub struct Health {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "getHealth", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok", catalog_version: None, database: None })
 }
 
 /// The database answers and the catalog is loaded.
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "getReadiness",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, Json<Health>) {
     let catalog_version = Some(app.catalog.version().to_string());

@@ -49,7 +49,7 @@ pub struct IntakeResponse {
 
 /// Submit the profile or service request an S3 upload event names. The object is read
 /// with the S3 client and validated exactly like `POST /v1/requests` / `POST /v1/profiles`.
-#[utoipa::path(post, path = "/v1/intake/s3-event", tag = "intake",
+#[utoipa::path(post, path = "/v1/intake/s3-event", tag = "intake", operation_id = "intakeS3Event",
     request_body(content = Object, content_type = "application/json",
         description = "EventBridge event: source aws.s3, detail-type Object Created, detail.bucket.name, detail.object.key [version-id, etag, size]"),
     responses(

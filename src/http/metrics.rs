@@ -22,7 +22,7 @@ const REFRESH_EVERY_MS: i64 = 1000;
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Prometheus metrics: HTTP, runs, stages, queue, leases, advisor, build and catalog info.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "getMetrics",
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain", body = String)))]
 pub async fn scrape(State(app): State<Arc<App>>) -> Response {
     refresh(&app).await;

@@ -6,6 +6,7 @@ mod audit;
 pub mod auth;
 mod catalog;
 mod checks;
+pub mod contract;
 mod diff;
 pub mod error;
 mod extract;
@@ -34,6 +35,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::App;
 use auth::DocumentAuth;
+use contract::DocumentContract;
 use error::{ApiError, Problem};
 use idempotency::DocumentIdempotency;
 
@@ -53,23 +55,31 @@ use idempotency::DocumentIdempotency;
         checks::check,
     ),
     components(schemas(Problem, error::ProblemField, health::Health, profiles::ProfileResponse, runs::RunPage, catalog::ServiceMatch,
+        crate::store::RunRecord, crate::store::StageRecord, crate::store::ArtifactInfo, crate::app::AcceptedRequest,
         intake::IntakeResponse, intake::IntakeSource,
         catalog::ConfigRuleList, crate::catalog::ConfigRule, crate::catalog::SecurityHubControl,
         approval::ApprovalBody, approval::WaiverBody, approval::DecisionResponse, crate::library::DecisionRecord,
-        crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, crate::library::ApprovedBundle,
+        crate::library::Waiver, crate::library::Verdict, crate::library::ApprovedService, library::BundleResponse, runs::RunStatus, diff::DiffFormat,
         crate::library::LibraryControl, crate::library::ApprovedControl, crate::library::ArtifactVersion,
         audit::AuditPage, crate::store::AuditEntry,
         crate::gate::library::CheckRequest, crate::gate::Report, crate::gate::report::Summary, crate::gate::report::RuleSource,
         crate::gate::InputReport, crate::gate::Finding, crate::gate::report::PathResult, crate::gate::report::NotApproved,
         crate::gate::Outcome, crate::gate::Verdict)),
-    modifiers(&DocumentAuth, &DocumentIdempotency),
+    modifiers(&DocumentAuth, &DocumentIdempotency, &DocumentContract),
     tags((name = "profiles"), (name = "requests"), (name = "runs"), (name = "intake"), (name = "catalog"), (name = "approval"), (name = "library"), (name = "audit"), (name = "checks"), (name = "health"))
 )]
 pub struct ApiDoc;
 
-/// The OpenAPI 3.1 document, as served at `/openapi.json` and committed.
+/// The OpenAPI 3.1 document as utoipa builds it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// The OpenAPI 3.1 document as served at `/openapi.json` and committed.
+pub fn openapi_document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(openapi()).expect("the OpenAPI document serialises");
+    contract::fix_link_keys(&mut doc);
+    doc
 }
 
 #[derive(Clone, Copy)]
@@ -124,7 +134,7 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         span
     });
     let router = Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi_document()))
         .merge(api)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(axum::Extension(BodyLimit(config.body_limit)))
@@ -134,6 +144,7 @@ pub fn router_with_auth(app: Arc<App>, config: &HttpConfig, authenticator: crate
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
+        .layer(axum::middleware::from_fn(contract::limit_request_head))
         .layer(axum::middleware::map_response(problem_for_bare_errors));
     if crate::telemetry::metrics::http_enabled() {
         router.layer(axum::middleware::from_fn(metrics::track))

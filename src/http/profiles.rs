@@ -29,7 +29,6 @@ pub struct ProfileResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<Warning>,
     /// The profile as submitted.
     #[schema(value_type = Object)]
@@ -51,6 +50,27 @@ impl ProfileResponse {
     }
 }
 
+/// A security profile in the reference format (documentation only: the handler validates
+/// the raw JSON so every bad field is named by its pointer; docs/INPUTS.md has every field).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProfileBody {
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
+    profile_id: String,
+    #[schema(value_type = Option<Object>)]
+    organization_details: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    security_operations: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    security_controls: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    security_requirements: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    compliance_requirements: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    threat_model: Option<Value>,
+}
+
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/", post(create))
@@ -59,8 +79,8 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 /// Submit a security profile. Same content → same version; new content → next version.
-#[utoipa::path(post, path = "/v1/profiles", tag = "profiles",
-    request_body(content = Object, description = "Security profile in the reference format", content_type = "application/json"),
+#[utoipa::path(post, path = "/v1/profiles", tag = "profiles", operation_id = "createProfile",
+    request_body(content = ProfileBody, description = "Security profile in the reference format", content_type = "application/json"),
     responses(
         (status = 201, description = "New version stored", body = ProfileResponse),
         (status = 200, description = "Identical content: existing version", body = ProfileResponse),
@@ -79,7 +99,7 @@ pub async fn create(
 }
 
 /// The latest version of a profile.
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}", tag = "profiles",
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}", tag = "profiles", operation_id = "getProfile",
     params(("profile_id" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn latest(State(app): State<Arc<App>>, Path(profile_id): Path<String>) -> ApiResult<Json<ProfileResponse>> {
@@ -88,7 +108,7 @@ pub async fn latest(State(app): State<Arc<App>>, Path(profile_id): Path<String>)
 }
 
 /// One version of a profile.
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}/versions/{version}", tag = "profiles",
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}/versions/{version}", tag = "profiles", operation_id = "getProfileVersion",
     params(("profile_id" = String, Path), ("version" = i64, Path, minimum = 1)),
     responses((status = 200, body = ProfileResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn version(

@@ -28,21 +28,34 @@ pub fn router() -> Router<Arc<App>> {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// queued, running, succeeded or failed
+    #[param(value_type = Option<RunStatus>)]
     pub status: Option<String>,
     /// Canonical service id, e.g. `s3`
     pub service: Option<String>,
     pub profile: Option<String>,
     /// Opaque cursor from the previous page's `next_cursor`
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
     /// 1–200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct RunPage {
-    #[schema(value_type = Vec<Object>)]
     pub runs: Vec<RunRecord>,
     pub next_cursor: Option<String>,
+}
+
+/// A run's status (documentation of the `status` filter).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
 }
 
 const STATUSES: [&str; 4] = ["queued", "running", "succeeded", "failed"];
@@ -62,7 +75,7 @@ fn encode_cursor(run: &RunRecord) -> String {
 }
 
 /// List runs, oldest first, with cursor pagination.
-#[utoipa::path(get, path = "/v1/runs", tag = "runs", params(ListQuery),
+#[utoipa::path(get, path = "/v1/runs", tag = "runs", operation_id = "listRuns", params(ListQuery),
     responses((status = 200, body = RunPage), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> ApiResult<Json<RunPage>> {
     if let Some(s) = &q.status
@@ -105,7 +118,7 @@ async fn find(app: &App, run_id: &str) -> ApiResult<RunRecord> {
 
 /// A run as `GET /v1/runs/{run_id}` shows it: the record, and the advisor's token
 /// usage when the run has an `advise` stage that finished.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RunView {
     #[serde(flatten)]
     pub run: RunRecord,
@@ -115,8 +128,8 @@ pub struct RunView {
 
 /// A run with every stage's status, attempts, timings and error, and the advisor's
 /// token usage when a model was asked.
-#[utoipa::path(get, path = "/v1/runs/{run_id}", tag = "runs", params(("run_id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/runs/{run_id}", tag = "runs", operation_id = "getRun", params(("run_id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn show(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<Json<RunView>> {
     let run = find(&app, &run_id).await?;
     let advisor = app.run_advisor(&run).await?;
@@ -124,8 +137,8 @@ pub async fn show(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> Ap
 }
 
 /// Resume a failed run from its failed stage.
-#[utoipa::path(post, path = "/v1/runs/{run_id}/retry", tag = "runs", params(("run_id" = String, Path)),
-    responses((status = 202, body = Object), (status = 404, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(post, path = "/v1/runs/{run_id}/retry", tag = "runs", operation_id = "retryRun", params(("run_id" = String, Path)),
+    responses((status = 202, description = "Retry queued; Location names the run", body = RunRecord), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Run is not failed", body = Problem, content_type = "application/problem+json")))]
 pub async fn retry(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<impl IntoResponse> {
     app.retry_run(&run_id).await?;
@@ -134,17 +147,18 @@ pub async fn retry(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> A
 }
 
 /// The run's artifacts with their content types.
-#[utoipa::path(get, path = "/v1/runs/{run_id}/artifacts", tag = "runs", params(("run_id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/runs/{run_id}/artifacts", tag = "runs", operation_id = "listArtifacts", params(("run_id" = String, Path)),
+    responses((status = 200, body = Vec<ArtifactInfo>), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn artifacts(State(app): State<Arc<App>>, Path(run_id): Path<String>) -> ApiResult<Json<Vec<ArtifactInfo>>> {
     let run = find(&app, &run_id).await?;
     Ok(Json(app.artifacts.list(&BundleRef::from(&run)).await.map_err(AppError::from)?))
 }
 
 /// One artifact, served with its content type (JSON, YAML, HCL, Markdown).
-#[utoipa::path(get, path = "/v1/runs/{run_id}/artifacts/{name}", tag = "runs",
+#[utoipa::path(get, path = "/v1/runs/{run_id}/artifacts/{name}", tag = "runs", operation_id = "getArtifact",
     params(("run_id" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "The artifact's bytes"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The artifact's bytes, with the content type listed for it by listArtifacts"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn artifact(
     State(app): State<Arc<App>>,
     Path((run_id, name)): Path<(String, String)>,

@@ -19,8 +19,15 @@ pub struct ApprovalRequest {
 pub const MAX_WAIVERS: usize = 100;
 
 impl ApprovalRequest {
-    /// `now` decides which expiry dates are already in the past.
-    pub fn from_value(doc: &Value, now: i64) -> Result<(ApprovalRequest, Vec<Warning>), InputError> {
+    /// `now` decides which expiry dates are already in the past. `principal` is the
+    /// authenticated caller when authentication is on: it is the reviewer recorded,
+    /// and a body `reviewer` may only repeat it (a decision cannot be signed with
+    /// someone else's name). Without authentication `reviewer` is required.
+    pub fn from_value(
+        doc: &Value,
+        now: i64,
+        principal: Option<&str>,
+    ) -> Result<(ApprovalRequest, Vec<Warning>), InputError> {
         let mut c = Checker::default();
         let Some(root) = c.object("", Some(doc), true) else {
             return Err(InputError::Fields(c.errors));
@@ -33,7 +40,15 @@ impl ApprovalRequest {
             }
             parsed
         });
-        let reviewer = c.string("/reviewer", root.get("reviewer"), true, 256);
+        let given = c.string("/reviewer", root.get("reviewer"), principal.is_none(), 256);
+        let reviewer = match (principal, given) {
+            (Some(p), Some(r)) if r != p => {
+                c.error("/reviewer", format!("must be omitted or equal the authenticated principal '{p}'"));
+                None
+            }
+            (Some(p), _) => Some(p.to_string()),
+            (None, given) => given,
+        };
         let comment = c.string("/comment", root.get("comment"), false, 4000);
         let waivers = waivers(&mut c, root.get("waivers"), now);
         if decision == Some(Verdict::Reject) && !waivers.is_empty() {

@@ -11,7 +11,7 @@ pub struct FieldError {
 }
 
 /// A tolerated oddity (for example an unknown field) reported back to the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Warning {
     pub pointer: String,
     pub detail: String,

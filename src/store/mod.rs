@@ -95,7 +95,8 @@ impl Priority {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One stage of a run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct StageRecord {
     pub position: i64,
     pub name: String,
@@ -107,7 +108,8 @@ pub struct StageRecord {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A run: one service of a request through every stage.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     pub id: String,
     pub request_id: String,

@@ -23,7 +23,8 @@ pub use s3::{S3ArtifactStore, S3Location};
 
 use super::{RunRecord, StoreError, StoreResult};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// One file of a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ArtifactInfo {
     pub name: String,
     pub content_type: String,
