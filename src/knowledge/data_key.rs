@@ -81,6 +81,7 @@ fn control(id: &str) -> ControlDef {
                 Setting { path: "EnableKeyRotation".into(), value: json!(true), check: None },
                 Setting { path: "PendingWindowInDays".into(), value: json!(7), check: Some(CheckKind::AtLeast) },
             ],
+            also: vec![],
         }),
         terraform: vec![],
         detective: Some(Detective {

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::model::*;
+use super::primary::{self, Candidate, Primary, short, squash};
 use super::semantics::{PropertyKind, SemanticLibrary, SemanticRule};
 use crate::catalog::{Catalog, CfnResourceType, ServiceIdentity};
 
@@ -22,6 +23,8 @@ struct Match<'a> {
     rule: &'a SemanticRule,
     /// Why it cannot be a control, when it cannot.
     blocked: Option<String>,
+    /// Required members beside it that the rule fills (path, value).
+    fills: Vec<(String, Value)>,
 }
 
 /// The service's derived control set (never `None`: a service without anything
@@ -34,18 +37,31 @@ pub fn derive(catalog: &Catalog, library: &SemanticLibrary, service: &ServiceIde
     let types: Vec<(&String, &CfnResourceType)> = catalog.resource_types_of(service).collect();
     let matches: Vec<(&String, &CfnResourceType, Vec<Match>)> =
         types.iter().map(|(t, s)| (*t, *s, matches(library, s))).collect();
-    let primary = primary_types(catalog, service, &matches);
+    let candidates: Vec<Candidate> = matches
+        .iter()
+        .map(|(t, s, m)| Candidate {
+            name: t.as_str(),
+            schema: s,
+            settings: m.iter().filter(|m| !m.path.contains('.')).map(|m| m.path.as_str()).collect(),
+            has_security_setting: m.iter().any(|m| m.rule.kind != PropertyKind::Tags),
+            launchable: launchable(s),
+        })
+        .collect();
+    let Primary { primary, secondary } = primary::primary_types(catalog, service, &candidates);
     derivation.primary_types = primary.iter().map(|t| t.to_string()).collect();
+    derivation.secondary_types = secondary;
     let mut claimed_rules = BTreeSet::new();
+    let mut tagged: Vec<(&str, String, &Match)> = Vec::new();
     for (type_name, schema, found) in &matches {
         if !primary.contains(&type_name.as_str()) {
+            let why = match derivation.secondary_types.iter().find(|s| &s.resource_type == *type_name) {
+                Some(s) => format!("not a primary resource type of the service: {}", s.basis),
+                None => {
+                    "not a primary resource type of the service: deploy and review it with the type that uses it".into()
+                }
+            };
             for m in found {
-                derivation.not_derived.push(not_derived(
-                    type_name,
-                    m,
-                    "not a primary resource type of the service: deploy and review it with the type that uses it"
-                        .into(),
-                ));
+                derivation.not_derived.push(not_derived(type_name, m, why.clone()));
             }
             continue;
         }
@@ -83,9 +99,17 @@ pub fn derive(catalog: &Catalog, library: &SemanticLibrary, service: &ServiceIde
         }
         for rule in &library.rules {
             let Some(ms) = by_rule.get(rule.id.as_str()) else { continue };
+            if rule.kind == PropertyKind::Tags {
+                // One classification control for every deployed type, not a copy per type.
+                tagged.extend(ms.iter().map(|m| (type_name.as_str(), rid.clone(), *m)));
+                continue;
+            }
             let control = control(catalog, service, &mut out, type_name, &rid, rule, ms, &mut claimed_rules);
             out.controls.push(control);
         }
+    }
+    if let Some(control) = tag_control(catalog, service, &mut out, &tagged, &mut claimed_rules) {
+        out.controls.push(control);
     }
     if out.resources.is_empty() {
         fallback_resource(catalog, library, service, &types, &mut out, &mut derivation);
@@ -123,7 +147,7 @@ fn matches<'a>(library: &'a SemanticLibrary, schema: &CfnResourceType) -> Vec<Ma
     for (name, node) in &schema.properties {
         if let Some(rule) = rule_for(library, name, node, schema) {
             let blocked = read_only.contains(name).then(|| "read-only: the service sets it, a template cannot".into());
-            out.push(Match { path: name.clone(), rule, blocked });
+            out.push(Match { path: name.clone(), rule, blocked, fills: Vec::new() });
         }
         let Some(object) = object_node(schema, node) else { continue };
         let required: Vec<&str> =
@@ -131,7 +155,14 @@ fn matches<'a>(library: &'a SemanticLibrary, schema: &CfnResourceType) -> Vec<Ma
         for (child, child_node) in object["properties"].as_object().into_iter().flatten() {
             let path = format!("{name}.{child}");
             let Some(rule) = rule_for(library, &path, child_node, schema) else { continue };
-            let others: Vec<&str> = required.iter().copied().filter(|r| r != child).collect();
+            let mut fills = Vec::new();
+            let mut others = Vec::new();
+            for other in required.iter().copied().filter(|r| r != child) {
+                match rule.fills.value_for(other, resolve(schema, &object["properties"][other])) {
+                    Some(v) => fills.push((format!("{name}.{other}"), v)),
+                    None => others.push(other),
+                }
+            }
             let blocked = if read_only.contains(&path) || read_only.contains(name) {
                 Some("read-only: the service sets it, a template cannot".to_string())
             } else if has_alternatives(object) {
@@ -141,7 +172,7 @@ fn matches<'a>(library: &'a SemanticLibrary, schema: &CfnResourceType) -> Vec<Ma
             } else {
                 None
             };
-            out.push(Match { path, rule, blocked });
+            out.push(Match { path, rule, blocked, fills });
         }
     }
     out
@@ -168,7 +199,20 @@ fn rule_for<'a>(
     })
 }
 
+/// A schema node, through its definition when it is a `ref` to one (`ScanOnPush: {ref: ScanOnPush}`).
+fn resolve<'a>(schema: &'a CfnResourceType, node: &'a Value) -> &'a Value {
+    let mut node = node;
+    for _ in 0..4 {
+        match node["ref"].as_str().and_then(|r| schema.definitions.get(r)) {
+            Some(def) => node = def,
+            None => break,
+        }
+    }
+    node
+}
+
 fn kind_fits(rule: &SemanticRule, node: &Value, schema: &CfnResourceType) -> bool {
+    let node = resolve(schema, node);
     let t = node["type"].as_str();
     match rule.kind {
         PropertyKind::Boolean => t == Some("boolean"),
@@ -186,36 +230,6 @@ fn kind_fits(rule: &SemanticRule, node: &Value, schema: &CfnResourceType) -> boo
                 })
         }
     }
-}
-
-/// Primary types: those IAM names a resource type after (bucket ↔ AWS::S3::Bucket), else
-/// the types with a recognised property, else the deployable type with fewest required properties.
-fn primary_types<'a>(
-    catalog: &Catalog,
-    service: &ServiceIdentity,
-    matches: &[(&'a String, &CfnResourceType, Vec<Match>)],
-) -> Vec<&'a str> {
-    let iam_names: BTreeSet<String> = catalog
-        .iam(&service.iam_prefix)
-        .map(|s| s.resource_types.keys().map(|k| squash(k)).collect())
-        .unwrap_or_default();
-    // Named by IAM, or carrying a recognised security setting other than the tag.
-    let primary: Vec<&str> = matches
-        .iter()
-        .filter(|(t, _, m)| {
-            iam_names.contains(&squash(short(t))) || m.iter().any(|m| m.rule.kind != PropertyKind::Tags)
-        })
-        .map(|(t, _, _)| t.as_str())
-        .collect();
-    if !primary.is_empty() {
-        return primary;
-    }
-    matches
-        .iter()
-        .filter(|(_, s, _)| launchable(s))
-        .min_by_key(|(t, s, _)| (s.required.len(), t.len()))
-        .map(|(t, _, _)| vec![t.as_str()])
-        .unwrap_or_default()
 }
 
 fn fillable(schema: &CfnResourceType, name: &str) -> bool {
@@ -423,6 +437,13 @@ fn control(
             tf_settings.push(Setting { path: tf_path.join("."), value: tf_value, check: None });
         }
         settings.push(Setting { path, value, check: rule.check });
+        for (path, value) in &m.fills {
+            let segments: Vec<&str> = path.split('.').collect();
+            if let Some(tf_path) = tf_schema.and_then(|s| tf_name(s, &segments)) {
+                tf_settings.push(Setting { path: tf_path.join("."), value: value.clone(), check: None });
+            }
+            settings.push(Setting { path: path.clone(), value: value.clone(), check: None });
+        }
     }
     let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
     let config_type = catalog.config_resource_type(type_name).unwrap_or(type_name).to_string();
@@ -446,7 +467,7 @@ fn control(
         requires: rule.requires.clone(),
         priority: rule.priority,
         escalates_on: rule.escalates_on.clone(),
-        cloudformation: Some(CfnPart { resource: resource_id.to_string(), settings }),
+        cloudformation: Some(CfnPart { resource: resource_id.to_string(), settings, also: Vec::new() }),
         terraform: if tf_settings.is_empty() {
             Vec::new()
         } else {
@@ -461,6 +482,43 @@ fn control(
         not_expressible: None,
         advisor_model: None,
     }
+}
+
+/// The classification tag as one control over every deployed type that takes it. Its main
+/// resource is one whose Config type the tag rule evaluates, when there is one.
+fn tag_control(
+    catalog: &Catalog,
+    service: &ServiceIdentity,
+    sc: &mut ServiceControls,
+    tagged: &[(&str, String, &Match)],
+    claimed_rules: &mut BTreeSet<String>,
+) -> Option<ControlDef> {
+    let rule = tagged.first()?.2.rule;
+    let evaluated = |t: &str| {
+        catalog
+            .config_rule("REQUIRED_TAGS")
+            .is_some_and(|r| r.resource_types.iter().any(|c| c == catalog.config_type_of(t)))
+    };
+    let main = tagged.iter().position(|(t, _, _)| evaluated(t)).unwrap_or(0);
+    let (type_name, rid, m) = &tagged[main];
+    let mut c = control(catalog, service, sc, type_name, rid, rule, &[*m], claimed_rules);
+    let others: Vec<&(&str, String, &Match)> =
+        tagged.iter().enumerate().filter(|(i, _)| *i != main).map(|(_, t)| t).collect();
+    if others.is_empty() {
+        return Some(c);
+    }
+    let types: Vec<&str> = std::iter::once(*type_name).chain(others.iter().map(|(t, _, _)| *t)).collect();
+    c.title = format!("Every deployed resource: {}", rule.title);
+    c.rationale = format!(
+        "{} Derived from the Tags property of {} ({} rule of knowledge/semantics.yaml): one control, one setting per resource.",
+        rule.rationale,
+        types.join(", "),
+        rule.id
+    );
+    if let Some(cfn) = c.cloudformation.as_mut() {
+        cfn.also = others.iter().map(|(_, r, _)| r.clone()).collect();
+    }
+    Some(c)
 }
 
 /// The template path and value a rule gives a matched property.
@@ -614,15 +672,6 @@ fn detective_only(catalog: &Catalog, service: &ServiceIdentity, sc: &mut Service
             advisor_model: None,
         });
     }
-}
-
-/// `AWS::AppSync::ApiCache` → `ApiCache`.
-fn short(type_name: &str) -> &str {
-    type_name.rsplit("::").next().unwrap_or(type_name)
-}
-
-fn squash(s: &str) -> String {
-    s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 /// `KMSKeyArn` → `kms_key_arn`, `SubnetIds` → `subnet_ids`.

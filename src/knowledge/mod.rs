@@ -13,6 +13,7 @@ pub mod derive;
 pub mod iam;
 pub mod model;
 pub mod path;
+pub mod primary;
 pub mod profile_values;
 pub mod requirements;
 pub mod semantics;
@@ -207,10 +208,10 @@ pub fn check_shape(sc: &ServiceControls) -> Result<(), String> {
                 return Err(format!("control {}: unknown requirement key '{key}' (see docs/CONTROLS.md)", c.id));
             }
         }
-        if let Some(cfn) = &c.cloudformation
-            && !resource_ids.contains(cfn.resource.as_str())
+        if let Some(missing) =
+            c.cloudformation.iter().flat_map(|cfn| cfn.resources()).find(|r| !resource_ids.contains(r.as_str()))
         {
-            return Err(format!("control {}: resource '{}' is not in resources", c.id, cfn.resource));
+            return Err(format!("control {}: resource '{missing}' is not in resources", c.id));
         }
         if c.stride.is_empty() {
             return Err(format!("control {}: stride must name at least one category", c.id));

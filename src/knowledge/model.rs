@@ -34,11 +34,26 @@ pub struct ServiceControls {
 pub struct Derivation {
     /// The service's primary CloudFormation types (IAM names a resource type after them).
     pub primary_types: Vec<String>,
+    /// Types left out of the primary ones because schema facts show they are secondary to
+    /// another type (copies, attachments, variants), each with its basis.
+    #[serde(default)]
+    pub secondary_types: Vec<SecondaryType>,
     /// Primary types the derived template deploys.
     pub deployed_types: Vec<String>,
     pub not_derived: Vec<NotDerived>,
     /// Plain sentences: what cannot be enforced at deployment, and why.
     pub limits: Vec<String>,
+}
+
+/// A type that is not primary because it is secondary to another type of its namespace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondaryType {
+    pub resource_type: String,
+    /// The type it is a copy, attachment or variant of.
+    pub of: String,
+    /// The schema facts that show it.
+    pub basis: String,
 }
 
 /// A property a semantic rule recognises that is not a control, and why.
@@ -220,6 +235,21 @@ pub struct ControlDef {
 pub struct CfnPart {
     pub resource: String,
     pub settings: Vec<Setting>,
+    /// Further resources (ids) the same settings configure: one control for a setting every
+    /// deployed type shares (the derived classification tag), not one copy per type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl CfnPart {
+    /// Every resource the settings configure, `resource` first.
+    pub fn resources(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.resource).chain(&self.also)
+    }
+
+    pub fn applies_to(&self, resource_id: &str) -> bool {
+        self.resources().any(|r| r == resource_id)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,6 +50,34 @@ pub struct SemanticRule {
     /// same setting contain.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Required members of the same object the setting cannot go without, and the value
+    /// that means the same setting (a customer managed key also needs `Type:
+    /// CUSTOMER_MANAGED_KEY` or `UseAwsOwnedKey: false` beside it).
+    #[serde(default)]
+    pub fills: Fills,
+}
+
+/// How a rule fills the required members beside its property.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fills {
+    /// An enum member takes the first of these values its schema allows.
+    #[serde(default, rename = "enum")]
+    pub enum_values: Vec<Value>,
+    /// Boolean members, by name, that take `false`.
+    #[serde(default)]
+    pub off: Vec<String>,
+}
+
+impl Fills {
+    /// The value that a required sibling `name` (schema `node`) takes with the rule's setting.
+    pub fn value_for(&self, name: &str, node: &Value) -> Option<Value> {
+        if node["type"] == "boolean" {
+            return self.off.iter().any(|o| o == name).then_some(Value::Bool(false));
+        }
+        let allowed = node["enum"].as_array()?;
+        self.enum_values.iter().find(|v| allowed.contains(v)).cloned()
+    }
 }
 
 impl SemanticRule {

@@ -20,7 +20,7 @@ pub fn deployed<'a>(sc: &'a ServiceControls, controls: &[&ControlDef]) -> Vec<&'
 pub fn properties(resource: &ResourceDef, controls: &[&ControlDef]) -> Map<String, Value> {
     let mut props: Map<String, Value> = resource.properties.iter().map(|(k, v)| (k.clone(), values::cfn(v))).collect();
     for control in controls {
-        let Some(cfn) = control.cloudformation.as_ref().filter(|c| c.resource == resource.id) else { continue };
+        let Some(cfn) = control.cloudformation.as_ref().filter(|c| c.applies_to(&resource.id)) else { continue };
         for setting in &cfn.settings {
             set_path(&mut props, &setting.path, values::cfn(&setting.value));
         }
@@ -141,7 +141,7 @@ pub fn core_template(sc: &ServiceControls, controls: &[&ControlDef], description
 fn resource_raw(resource: &ResourceDef, controls: &[&ControlDef]) -> Value {
     let mut all: Vec<Value> = resource.properties.values().cloned().collect();
     for c in controls {
-        if let Some(cfn) = c.cloudformation.as_ref().filter(|cfn| cfn.resource == resource.id) {
+        if let Some(cfn) = c.cloudformation.as_ref().filter(|cfn| cfn.applies_to(&resource.id)) {
             all.extend(cfn.settings.iter().map(|s| s.value.clone()));
         }
     }
@@ -243,7 +243,13 @@ pub fn controls_template(service: &str, config: &[ConfigRuleSpec], events: &[Eve
 pub fn yaml(template: &Value) -> Result<String, String> {
     let body = yaml_serde::to_string(template).map_err(|e| e.to_string())?;
     let date = regex::Regex::new(r"(?m)^(\s*(?:- )?[A-Za-z0-9_:]+: )(\d{4}-\d{2}-\d{2})$").expect("valid regex");
-    Ok(date.replace_all(&body, "$1'$2'").into_owned())
+    let body = date.replace_all(&body, "$1'$2'");
+    // YAML 1.1 readers (cfn-lint, CloudFormation) take these plain words for booleans.
+    let words = regex::Regex::new(
+        r"(?m)^(\s*(?:- )?(?:[A-Za-z0-9_:]+: )?)(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$",
+    )
+    .expect("valid regex");
+    Ok(words.replace_all(&body, "$1'$2'").into_owned())
 }
 
 /// `ConfigRule` + `S3-01` → `ConfigRuleS301` (logical ids are alphanumeric).
@@ -254,6 +260,13 @@ fn logical_id(prefix: &str, control_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_quotes_words_yaml_1_1_reads_as_booleans() {
+        let body = yaml(&json!({"Mfa": "ON", "List": ["off", "Yes"], "Name": "ONE", "Flag": true})).unwrap();
+        assert!(body.contains("Mfa: 'ON'") && body.contains("- 'off'") && body.contains("- 'Yes'"), "{body}");
+        assert!(body.contains("Name: ONE") && body.contains("Flag: true"), "{body}");
+    }
 
     #[test]
     fn set_and_remove_paths() {

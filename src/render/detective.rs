@@ -38,7 +38,11 @@ pub fn config_rules(catalog: &Catalog, service: &ServiceControls, controls: &[&C
             // take no scope. pipeline::controls::verify::scopes fails the bundle when the rule cannot evaluate it.
             let scope = match (rule, &evaluates) {
                 (Some(r), _) if r.periodic() => Vec::new(),
-                (Some(_), Some(t)) => vec![t.clone()],
+                (Some(r), Some(t)) => {
+                    let mut scope = vec![t.clone()];
+                    scope.extend(further_types(catalog, service, c).filter(|f| f != t && r.resource_types.contains(f)));
+                    scope
+                }
                 // Without a reviewed scope a rule that checks nothing in the template is
                 // deployed unscoped: Config then evaluates every type the managed rule supports.
                 (Some(r), None) if r.reviewed() => r.resource_types.clone(),
@@ -70,6 +74,22 @@ fn checked_config_type(catalog: &Catalog, service: &ServiceControls, c: &Control
     }
     let id = d.resource.as_ref().or(c.cloudformation.as_ref().map(|cfn| &cfn.resource))?;
     service.resource(id).map(|r| catalog.config_type_of(&r.kind).to_string())
+}
+
+/// Config types of the further resources a shared setting configures (`cloudformation.also`),
+/// when the detective names no resource of its own.
+fn further_types<'a>(
+    catalog: &'a Catalog,
+    service: &'a ServiceControls,
+    c: &'a ControlDef,
+) -> impl Iterator<Item = String> + 'a {
+    let own = c.detective.as_ref().is_some_and(|d| d.evaluates.is_some() || d.resource.is_some());
+    c.cloudformation
+        .iter()
+        .filter(move |_| !own)
+        .flat_map(|cfn| &cfn.also)
+        .filter_map(|id| service.resource(id))
+        .map(|r| catalog.config_type_of(&r.kind).to_string())
 }
 
 /// Config takes every input parameter as a string.

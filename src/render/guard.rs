@@ -62,7 +62,18 @@ fn rule(service: &ServiceControls, control: &ControlDef, types: &mut BTreeSet<St
     for setting in &cfn.settings {
         let _ = writeln!(out, "        {}", clause(setting));
     }
-    out.push_str("    }\n}\n\n");
+    out.push_str("    }\n");
+    // Further resources with the same settings: each is checked wherever the template has one.
+    for other in cfn.also.iter().filter_map(|id| service.resource(id)) {
+        types.insert(other.kind.clone());
+        let var = type_var(&other.kind);
+        let _ = writeln!(out, "    when %{var} !empty {{\n        %{var} {{");
+        for setting in &cfn.settings {
+            let _ = writeln!(out, "            {}", clause(setting));
+        }
+        out.push_str("        }\n    }\n");
+    }
+    out.push_str("}\n\n");
     Some(out)
 }
 

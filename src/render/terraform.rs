@@ -154,10 +154,15 @@ pub fn core_module(
         for control in controls {
             // A control's Terraform settings follow its CloudFormation resource, or the
             // service's main resource when it configures no CloudFormation property.
-            let target = control.cloudformation.as_ref().map(|c| c.resource.clone()).or_else(|| main_id.clone());
-            if target.as_deref() != Some(resource.id.as_str()) {
+            let applies = match &control.cloudformation {
+                Some(cfn) => cfn.applies_to(&resource.id),
+                None => main_id.as_deref() == Some(resource.id.as_str()),
+            };
+            if !applies {
                 continue;
             }
+            // On a further resource of a shared setting, only arguments its provider schema has.
+            let shared = control.cloudformation.as_ref().is_some_and(|c| c.resource != resource.id);
             for part in &control.terraform {
                 let key = match &part.resource {
                     Some(kind) => (kind.clone(), snake(&resource.id)),
@@ -173,7 +178,14 @@ pub fn core_module(
                     node.set(std::slice::from_ref(link), reference(&address));
                 }
                 for setting in &part.settings {
-                    node.put(sc, part_schema, &path_of(setting), &setting.value);
+                    let path = path_of(setting);
+                    if shared
+                        && !part_schema
+                            .is_some_and(|s| s.has_path(&path.iter().map(String::as_str).collect::<Vec<_>>()))
+                    {
+                        continue;
+                    }
+                    node.put(sc, part_schema, &path, &setting.value);
                     raw_values.push(setting.value.clone());
                 }
             }

@@ -132,26 +132,32 @@ pub fn guard(sc: &ServiceControls, controls: &[&ControlDef], template: &Value, r
             passed,
             if passed { "" } else { "rule did not pass on the template" },
         );
-        let mutated = without_control(sc, control, template);
+        // Removing the settings from any one resource the control configures must fail the rule.
         let own_rule = guard::rules_file(sc, &[*control]);
-        let outcome = evaluate(&mutated, &own_rule).map(|r| r.get(&name).copied().flatten());
-        let failed = matches!(outcome, Ok(Some(false)));
-        let detail = if failed { String::new() } else { format!("outcome without the control: {outcome:?}") };
-        checks.record("guard_rule_fails_without_control", &name, failed, detail);
+        let mut held = Vec::new();
+        for resource in control.cloudformation.iter().flat_map(|c| c.resources()) {
+            let mutated = without_control(sc, control, resource, template);
+            let outcome = evaluate(&mutated, &own_rule).map(|r| r.get(&name).copied().flatten());
+            if !matches!(outcome, Ok(Some(false))) {
+                held.push(format!("outcome without the control on {resource}: {outcome:?}"));
+            }
+        }
+        checks.record("guard_rule_fails_without_control", &name, held.is_empty(), held.join("; "));
     }
 }
 
-/// A copy of the template with the control's settings removed (its companion resource dropped).
-fn without_control(sc: &ServiceControls, control: &ControlDef, template: &Value) -> Value {
+/// A copy of the template with the control's settings removed from `resource` (a companion
+/// resource dropped).
+fn without_control(sc: &ServiceControls, control: &ControlDef, resource: &str, template: &Value) -> Value {
     let mut copy = template.clone();
     let Some(cfn) = &control.cloudformation else { return copy };
-    let companion = sc.resource(&cfn.resource).is_some_and(|r| r.with_control.is_some());
+    let companion = sc.resource(resource).is_some_and(|r| r.with_control.is_some());
     let Some(resources) = copy["Resources"].as_object_mut() else { return copy };
     if companion {
-        resources.remove(&cfn.resource);
+        resources.remove(resource);
         return copy;
     }
-    if let Some(props) = resources.get_mut(&cfn.resource).and_then(|r| r["Properties"].as_object_mut()) {
+    if let Some(props) = resources.get_mut(resource).and_then(|r| r["Properties"].as_object_mut()) {
         for setting in &cfn.settings {
             remove_path(props, &setting.path);
         }

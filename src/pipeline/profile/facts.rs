@@ -272,7 +272,8 @@ pub fn controls_of(plan: &Plan, category: crate::knowledge::Category) -> Vec<Fac
     for c in plan.selected_controls().into_iter().filter(|c| c.category == category) {
         out.push(Fact::new(SourceKind::Controls, format!("controls {}", c.id), format!("{} — {}", c.id, c.title)));
         if let Some(cfn) = &c.cloudformation {
-            let paths: Vec<String> = cfn.settings.iter().map(|s| format!("{}.{}", cfn.resource, s.path)).collect();
+            let paths: Vec<String> =
+                cfn.resources().flat_map(|r| cfn.settings.iter().map(move |s| format!("{r}.{}", s.path))).collect();
             out.push(Fact::new(
                 SourceKind::Templates,
                 format!("template.yaml Resources.{}", cfn.resource),

@@ -67,12 +67,6 @@ variable "graph_ql_api_name" {
   description = "Name of the AWS::AppSync::GraphQLApi."
 }
 
-variable "data_classification" {
-  type        = string
-  description = "Classification of the data the resources hold (tag data-classification)."
-  default     = "confidential"
-}
-
 variable "type_api_id" {
   type        = string
   description = "ApiId of the AWS::AppSync::Type."
@@ -87,6 +81,12 @@ variable "type_format" {
   type        = string
   description = "Format of the AWS::AppSync::Type, one of: JSON, SDL."
   default     = "JSON"
+}
+
+variable "data_classification" {
+  type        = string
+  description = "Classification of the data the resources hold (tag data-classification)."
+  default     = "confidential"
 }
 
 resource "aws_appsync_api_cache" "api_cache" {
@@ -105,11 +105,12 @@ resource "aws_appsync_datasource" "data_source" {
 }
 
 resource "aws_appsync_graphql_api" "graph_ql_api" {
-  authentication_type = var.graph_ql_api_authentication_type
+  authentication_type = "AWS_IAM"
   name                = var.graph_ql_api_name
   tags = {
     "data-classification" = var.data_classification
   }
+  xray_enabled = true
 }
 
 resource "aws_appsync_type" "type" {
