@@ -1,5 +1,5 @@
 //! `seccfg check`: the CI gate from the command line. Templates are checked against
-//! bundle directories offline (`--bundle`); the report goes to stdout in the chosen
+//! bundle directories offline (`--bundle`) or a server's library (`--server`); the report goes to stdout in the chosen
 //! format; the exit code is 0 on a pass, 1 on a failure (fail, undetermined or not
 //! approved) and 2 when the input cannot be checked.
 
@@ -18,8 +18,17 @@ pub struct CheckArgs {
     #[arg(long)]
     profile: String,
     /// Bundle directories written by `seccfg run` (one per service), checked offline.
-    #[arg(long = "bundle", required = true, num_args = 1..)]
+    #[arg(long = "bundle", num_args = 1.., required_unless_present = "server", conflicts_with = "server")]
     bundles: Vec<PathBuf>,
+    /// A seccfg server: check against its library's latest approved bundles (`POST /v1/checks`).
+    #[arg(long)]
+    server: Option<String>,
+    /// Only bundles approved for this profile version (with --server).
+    #[arg(long, requires = "server")]
+    profile_version: Option<i64>,
+    /// API key for --server (when the server requires authentication; role reader).
+    #[arg(long, env = "SECCFG_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -37,23 +46,38 @@ enum Format {
 const BAD_INPUT: u8 = 2;
 
 /// Any failure to check (bad input, or the catalog or evaluation failing) exits 2, never 1.
-pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    Ok(check(args).unwrap_or_else(|e| bad_input(&format!("{e:#}"))))
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    Ok(check(args).await.unwrap_or_else(|e| bad_input(&format!("{e:#}"))))
 }
 
-fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let inputs = match read_inputs(&args.templates) {
         Ok(i) => i,
         Err(message) => return Ok(bad_input(&message)),
     };
+    if let Some(server) = &args.server {
+        let checked =
+            crate::check_server::check(server, args.api_key.as_deref(), &args.profile, args.profile_version, &inputs);
+        return Ok(match checked.await {
+            Ok(report) => verdict(&report, args.format),
+            Err(crate::check_server::ServerError::Input(m) | crate::check_server::ServerError::Other(m)) => {
+                bad_input(&m)
+            }
+        });
+    }
     let catalog = Catalog::load_default()?;
     let report = match gate::check_bundle_dirs(&catalog, &args.profile, &inputs, &args.bundles) {
         Ok(r) => r,
         Err(GateError::Guard(e)) => anyhow::bail!("guard evaluation failed: {e}"),
         Err(e) => return Ok(bad_input(&describe(&e))),
     };
-    print!("{}", render(&report, args.format));
-    Ok(if report.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(verdict(&report, args.format))
+}
+
+/// Prints the report; 0 on a pass, 1 otherwise.
+fn verdict(report: &Report, format: Format) -> ExitCode {
+    print!("{}", render(report, format));
+    if report.verdict == Verdict::Pass { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {

@@ -152,7 +152,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Diff { before, after, json } => diff_dirs(&before, &after, json),
-        Command::Check(args) => crate::check_cmd::run(args),
+        Command::Check(args) => crate::check_cmd::run(args).await,
     }
 }
 

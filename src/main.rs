@@ -2,6 +2,7 @@
 //! against approved controls, migrate, inspect the catalog.
 
 mod check_cmd;
+mod check_server;
 mod cli;
 
 use std::process::ExitCode;

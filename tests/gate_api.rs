@@ -122,6 +122,40 @@ async fn gate_flow(api: Api) {
     assert!(report["inputs"][0]["findings"].as_array().unwrap().iter().any(|f| f["service"] == "sns"));
 
     bad_input(&api, &s3_template).await;
+    cli_against_the_server(&api, &s3_template).await;
+}
+
+/// `seccfg check --server`: the same verdicts through the real CLI process; exit 0 / 1 / 2.
+async fn cli_against_the_server(api: &Api, s3_template: &str) {
+    let addr = api.serve().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_seccfg"));
+        cmd.arg("check").arg(&path).args(["--profile", PROFILE, "--format", "json", "--server"]);
+        cmd.arg(format!("http://{addr}"));
+        cmd
+    };
+    let outputs = tokio::task::spawn_blocking({
+        let pass = run("pass.yaml", s3_template);
+        let fail = run("fail.yaml", &s3_template.replace("BlockPublicAcls: true", "BlockPublicAcls: false"));
+        let bad = run("bad.yaml", "Resources:\n  B:\n    Type: AWS::S3::Buckett\n");
+        move || [pass, fail, bad].map(|mut c| c.output().unwrap())
+    })
+    .await
+    .unwrap();
+    let [pass, fail, bad] = outputs;
+    assert_eq!(pass.status.code(), Some(0), "{}", String::from_utf8_lossy(&pass.stderr));
+    let report: Value = serde_json::from_slice(&pass.stdout).unwrap();
+    assert!(report["inputs"][0]["name"].as_str().unwrap().ends_with("pass.yaml"));
+    assert_eq!(report["sources"][0]["bundle_version"], 1);
+    assert_eq!(fail.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&fail.stdout).unwrap();
+    assert_eq!(outcomes(&report, "fail"), ["S3-04", "S3-10"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("/template/Resources/B/Type") && stderr.contains("line 3"), "{stderr}");
 }
 
 async fn bad_input(api: &Api, s3_template: &str) {

@@ -29,6 +29,15 @@ pub async fn api(store: Arc<dyn Store>, mut dirs: Vec<tempfile::TempDir>) -> Api
 }
 
 impl Api {
+    /// Serves the router on a loopback port (for real clients such as `seccfg check --server`).
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    }
+
     pub async fn call(&self, method: &str, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(uri);
         if body.is_some() {
