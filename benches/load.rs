@@ -27,36 +27,7 @@ use seccfg::knowledge::Knowledge;
 use seccfg::store::{self, LocalArtifactStore, Store};
 use serde_json::{Value, json};
 
-use common::{Server, fresh_postgres, load, quantile};
-
-/// The service mix of every job-table measurement (the reviewed services).
-const SERVICES: [&str; 25] = [
-    "s3",
-    "dynamodb",
-    "lambda",
-    "ec2",
-    "rds",
-    "sns",
-    "sqs",
-    "kms",
-    "iam",
-    "ecs",
-    "eks",
-    "apigateway",
-    "cloudfront",
-    "secretsmanager",
-    "logs",
-    "cloudwatch",
-    "states",
-    "events",
-    "glue",
-    "athena",
-    "kinesis",
-    "sagemaker",
-    "elasticache",
-    "cloudtrail",
-    "guardduty",
-];
+use common::{SERVICES, Server, fresh_postgres, load, quantile};
 
 struct Sizes {
     /// Runs per throughput measurement.

@@ -16,35 +16,7 @@ use seccfg::knowledge::Knowledge;
 use seccfg::store::{self, LocalArtifactStore};
 use serde_json::json;
 
-use common::{Server, fresh_postgres, load, quantile};
-
-const SERVICES: [&str; 25] = [
-    "s3",
-    "dynamodb",
-    "lambda",
-    "ec2",
-    "rds",
-    "sns",
-    "sqs",
-    "kms",
-    "iam",
-    "ecs",
-    "eks",
-    "apigateway",
-    "cloudfront",
-    "secretsmanager",
-    "logs",
-    "cloudwatch",
-    "states",
-    "events",
-    "glue",
-    "athena",
-    "kinesis",
-    "sagemaker",
-    "elasticache",
-    "cloudtrail",
-    "guardduty",
-];
+use common::{SERVICES, Server, fresh_postgres, load, quantile};
 
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");

@@ -9,6 +9,35 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The service mix the job-table and runs-list benches submit (the reviewed services).
+pub const SERVICES: [&str; 25] = [
+    "s3",
+    "dynamodb",
+    "lambda",
+    "ec2",
+    "rds",
+    "sns",
+    "sqs",
+    "kms",
+    "iam",
+    "ecs",
+    "eks",
+    "apigateway",
+    "cloudfront",
+    "secretsmanager",
+    "logs",
+    "cloudwatch",
+    "states",
+    "events",
+    "glue",
+    "athena",
+    "kinesis",
+    "sagemaker",
+    "elasticache",
+    "cloudtrail",
+    "guardduty",
+];
+
 /// A `seccfg serve` child, killed when dropped.
 pub struct Server {
     child: Child,
