@@ -1,16 +1,65 @@
 # Buckets: the artifact bucket (bundles) and the access-log bucket (S3 server access
-# logs and ALB access logs). The artifact bucket is versioned, SSE-KMS with the objects
+# logs and ALB access logs); what they share is one for_each block each. The artifact bucket is versioned, SSE-KMS with the objects
 # CMK and a bucket key, private, TLS-only, lifecycled, logged and optionally replicated.
 
 resource "aws_s3_bucket" "artifacts" {
   bucket = "${local.name}-artifacts-${local.account_id}"
 }
 
-resource "aws_s3_bucket_versioning" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
+# --- What both buckets share: versioning, the public access block, bucket-owner objects ---------
+
+locals {
+  buckets = { artifacts = aws_s3_bucket.artifacts.id, logs = aws_s3_bucket.logs.id }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = local.buckets
+  bucket   = each.value
   versioning_configuration {
     status = "Enabled"
   }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each                = local.buckets
+  bucket                  = each.value
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = local.buckets
+  bucket   = each.value
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+moved {
+  from = aws_s3_bucket_versioning.artifacts
+  to   = aws_s3_bucket_versioning.this["artifacts"]
+}
+moved {
+  from = aws_s3_bucket_versioning.logs
+  to   = aws_s3_bucket_versioning.this["logs"]
+}
+moved {
+  from = aws_s3_bucket_public_access_block.artifacts
+  to   = aws_s3_bucket_public_access_block.this["artifacts"]
+}
+moved {
+  from = aws_s3_bucket_public_access_block.logs
+  to   = aws_s3_bucket_public_access_block.this["logs"]
+}
+moved {
+  from = aws_s3_bucket_ownership_controls.artifacts
+  to   = aws_s3_bucket_ownership_controls.this["artifacts"]
+}
+moved {
+  from = aws_s3_bucket_ownership_controls.logs
+  to   = aws_s3_bucket_ownership_controls.this["logs"]
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "artifacts" {
@@ -21,21 +70,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "artifacts" {
       kms_master_key_id = aws_kms_key.this["objects"].arn
     }
     bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "artifacts" {
-  bucket                  = aws_s3_bucket.artifacts.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "artifacts" {
-  bucket = aws_s3_bucket.artifacts.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
   }
 }
 
@@ -90,7 +124,7 @@ data "aws_iam_policy_document" "artifacts" {
 resource "aws_s3_bucket_policy" "artifacts" {
   bucket     = aws_s3_bucket.artifacts.id
   policy     = data.aws_iam_policy_document.artifacts.json
-  depends_on = [aws_s3_bucket_public_access_block.artifacts]
+  depends_on = [aws_s3_bucket_public_access_block.this["artifacts"]]
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
@@ -130,7 +164,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
       days_after_initiation = 1
     }
   }
-  depends_on = [aws_s3_bucket_versioning.artifacts]
+  depends_on = [aws_s3_bucket_versioning.this["artifacts"]]
 }
 
 resource "aws_s3_bucket_logging" "artifacts" {
@@ -222,7 +256,7 @@ resource "aws_s3_bucket_replication_configuration" "artifacts" {
       }
     }
   }
-  depends_on = [aws_s3_bucket_versioning.artifacts]
+  depends_on = [aws_s3_bucket_versioning.this["artifacts"]]
 }
 
 # --- Access-log bucket --------------------------------------------------------------------------
@@ -237,34 +271,12 @@ resource "aws_s3_bucket" "logs" {
   bucket = "${local.name}-access-logs-${local.account_id}"
 }
 
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
 resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
   bucket = aws_s3_bucket.logs.id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm = "AES256"
     }
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket                  = aws_s3_bucket.logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
   }
 }
 
@@ -325,5 +337,5 @@ data "aws_iam_policy_document" "logs" {
 resource "aws_s3_bucket_policy" "logs" {
   bucket     = aws_s3_bucket.logs.id
   policy     = data.aws_iam_policy_document.logs.json
-  depends_on = [aws_s3_bucket_public_access_block.logs]
+  depends_on = [aws_s3_bucket_public_access_block.this["logs"]]
 }
