@@ -263,6 +263,49 @@ async fn list_and_paginate(store: Arc<dyn Store>) {
     assert!(none.is_empty());
 }
 
+/// The runs page reads each run's stage summary, kept by triggers (migration 1403):
+/// after every kind of stage write it must equal the stages `run` reads from the table.
+async fn listed_stages_follow_every_stage_write(store: Arc<dyn Store>) {
+    async fn assert_listed_as_stored(store: &Arc<dyn Store>, step: &str) {
+        let page = store.runs(&RunFilter { limit: 10, ..Default::default() }).await.unwrap();
+        assert!(!page.is_empty());
+        for listed in &page {
+            let stored = store.run(&listed.id).await.unwrap().unwrap();
+            assert_eq!(
+                serde_json::to_value(&listed.stages).unwrap(),
+                serde_json::to_value(&stored.stages).unwrap(),
+                "after {step}"
+            );
+        }
+    }
+    with_profile(&store).await;
+    let req = request(&["s3", "sns"], &["collect", "analyze", "iac"]);
+    store.create_request(&req, 0).await.unwrap();
+    assert_listed_as_stored(&store, "create").await;
+    let first = store.claim_stage("w1", 0, 1000).await.unwrap().unwrap();
+    assert_listed_as_stored(&store, "claim").await;
+    assert!(store.extend_lease(&first, "w1", 5, 1000).await.unwrap());
+    let transient = StageOutcome::Transient { error: "throttled".into(), backoff_base_ms: 1 };
+    assert!(store.finish_stage(&first, "w1", &transient, 10).await.unwrap());
+    assert_listed_as_stored(&store, "transient failure").await;
+    let again = store.claim_stage("w1", 20, 1000).await.unwrap().unwrap();
+    let ok = StageOutcome::Succeeded { output: "{}".into() };
+    let (_, next) = store.finish_and_claim_next(&again, "w1", &ok, 30, 1000).await.unwrap();
+    assert_listed_as_stored(&store, "finish and claim next").await;
+    let lost = next.unwrap();
+    let taken = store.claim_stage("w2", 2000, 1000).await.unwrap().unwrap();
+    assert!(taken.lease_expired || taken.run_id != lost.run_id);
+    assert_listed_as_stored(&store, "expired lease reclaimed").await;
+    let failed = StageOutcome::Permanent { error: "no \"such\" service\n".into() };
+    assert!(store.finish_stage(&taken, "w2", &failed, 2001).await.unwrap());
+    assert_listed_as_stored(&store, "permanent failure").await;
+    assert!(store.retry_run(&taken.run_id, 3000).await.unwrap());
+    assert_listed_as_stored(&store, "retry").await;
+    store.claim_stage("leaving", 3000, 60_000).await.unwrap().unwrap();
+    assert_eq!(store.release_leases("leaving", 3001).await.unwrap(), 1);
+    assert_listed_as_stored(&store, "release on shutdown").await;
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -282,6 +325,7 @@ contract!(
     permanent_error_fails_run,
     release_on_shutdown,
     list_and_paginate,
+    listed_stages_follow_every_stage_write,
     finishing_claims_the_next_stage_for_the_same_worker,
     the_last_stage_claims_nothing_and_the_run_succeeds,
     started_runs_finish_before_new_ones_start,

@@ -18,10 +18,6 @@ pub const STAGE_INSERT: &str = "INSERT INTO stages (run_id, position, name, stat
 
 pub const RUN_COLUMNS: &str = "id, request_id, service_id, service_name, profile_id, profile_version, bundle_version, \
      status, error, created_at, updated_at";
-/// Stage columns of `stages s` under `s_` names, for joins with `runs`.
-pub const STAGE_COLUMNS_ALIASED: &str = "s.position AS s_position, s.name AS s_name, s.status AS s_status, \
-     s.attempts AS s_attempts, s.max_attempts AS s_max_attempts, s.started_at AS s_started_at, \
-     s.finished_at AS s_finished_at, s.error AS s_error";
 pub const API_KEY_COLUMNS: &str = "id, name, role, key_hash, created_at, revoked_at";
 pub const API_KEY_INSERT: &str =
     "INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
@@ -97,6 +93,53 @@ pub const CLAIM_NEXT: &str = "UPDATE stages SET status = 'running', lease_owner 
      WHERE run_id = $4 AND position = $5 AND status = 'pending' RETURNING name, attempts, max_attempts";
 pub const RUN_RUNNING: &str = "UPDATE runs SET status = 'running', updated_at = $1 WHERE id = $2 AND status = 'queued'";
 
+/// A value bound to the runs-page query, in placeholder order.
+pub enum PageBind {
+    Text(String),
+    Int(i64),
+}
+
+/// The runs-page query: one statement per page, one row per run, reading each run's stage
+/// summary from `runs.stages_json` (kept by triggers, migration 1403). Only the filters
+/// present become conditions, so each combination is its own prepared statement with a
+/// plan that uses the indexes (an `$1 IS NULL OR …` form defeats PostgreSQL's generic
+/// plan), and the cursor is a row-value comparison both dialects serve from `runs_order`.
+pub fn runs_page(f: &crate::store::RunFilter) -> (String, Vec<PageBind>) {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    for (column, value) in [("status", &f.status), ("service_id", &f.service_id), ("profile_id", &f.profile_id)] {
+        if let Some(value) = value {
+            binds.push(PageBind::Text(value.clone()));
+            conditions.push(format!("{column} = ${}", binds.len()));
+        }
+    }
+    if let Some((ts, id)) = &f.after {
+        binds.push(PageBind::Int(*ts));
+        binds.push(PageBind::Text(id.clone()));
+        conditions.push(format!("(created_at, id) > (${}, ${})", binds.len() - 1, binds.len()));
+    }
+    binds.push(PageBind::Int(f.limit));
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql =
+        format!("SELECT {RUN_COLUMNS}, stages_json FROM runs {filter} ORDER BY created_at, id LIMIT ${}", binds.len());
+    (sql, binds)
+}
+
+/// A stage as `runs.stages_json` holds it (migration 1403), in column order.
+type StageTuple = (i64, String, String, i64, i64, Option<i64>, Option<i64>, Option<String>);
+
+/// The stages of one run from the page query's `stages_json` column.
+pub fn stages_from_json(text: &str) -> crate::store::StoreResult<Vec<crate::store::StageRecord>> {
+    let tuples: Vec<StageTuple> = serde_json::from_str(text)
+        .map_err(|e| crate::store::StoreError::Corrupt(format!("stages of a run page: {e}")))?;
+    Ok(tuples
+        .into_iter()
+        .map(|(position, name, status, attempts, max_attempts, started_at, finished_at, error)| {
+            crate::store::StageRecord { position, name, status, attempts, max_attempts, started_at, finished_at, error }
+        })
+        .collect())
+}
+
 /// Implements `Store` for a backend struct with a `pool` field and a claim statement.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $claim:expr, $library:ty) => {
@@ -129,10 +172,18 @@ macro_rules! impl_store {
                 // reading, so concurrent writers get n+1, n+2, … or the existing version.
                 let mut tx = self.pool.begin_with(<$store>::WRITE_BEGIN).await?;
                 sqlx::query(<$store>::ALLOCATION_LOCK).bind(format!("profile:{profile_id}")).execute(&mut *tx).await?;
-                if let Some(row) = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_optional(&mut *tx).await? {
+                if let Some(row) =
+                    sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_optional(&mut *tx).await?
+                {
                     return Ok((profile_from_row(&row)?, false));
                 }
-                sqlx::query(PROFILE_INSERT).bind(profile_id).bind(hash).bind(document).bind(now).execute(&mut *tx).await?;
+                sqlx::query(PROFILE_INSERT)
+                    .bind(profile_id)
+                    .bind(hash)
+                    .bind(document)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 let row = sqlx::query(PROFILE_BY_HASH).bind(profile_id).bind(hash).fetch_one(&mut *tx).await?;
                 tx.commit().await?;
                 Ok((profile_from_row(&row)?, true))
@@ -156,7 +207,10 @@ macro_rules! impl_store {
                 // Bundle versions are MAX+1 per (profile, service), allocated inside this
                 // transaction under a per-profile lock; a unique index backs it up.
                 let mut tx = self.pool.begin_with(<$store>::WRITE_BEGIN).await?;
-                sqlx::query(<$store>::ALLOCATION_LOCK).bind(format!("bundle:{}", r.profile_id)).execute(&mut *tx).await?;
+                sqlx::query(<$store>::ALLOCATION_LOCK)
+                    .bind(format!("bundle:{}", r.profile_id))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(REQUEST_INSERT)
                     .bind(&r.id)
                     .bind(&r.request_id)
@@ -233,7 +287,10 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn request_runs(&self, request_id: &str) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
+            async fn request_runs(
+                &self,
+                request_id: &str,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
                 use $crate::store::sql::*;
                 let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE request_id = $1 ORDER BY created_at, id");
                 let rows = sqlx::query(&sql).bind(request_id).fetch_all(&self.pool).await?;
@@ -246,37 +303,27 @@ macro_rules! impl_store {
                 Ok(runs)
             }
 
-            async fn runs(&self, f: &$crate::store::RunFilter) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
+            async fn runs(
+                &self,
+                f: &$crate::store::RunFilter,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::RunRecord>> {
                 use $crate::store::sql::*;
-                let (after_ts, after_id) = f.after.clone().unwrap_or((i64::MIN, String::new()));
-                let sql = format!(
-                    "SELECT r.*, {STAGE_COLUMNS_ALIASED} FROM (SELECT {RUN_COLUMNS} FROM runs \
-                     WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR service_id = $2) \
-                     AND ($3 IS NULL OR profile_id = $3) AND (created_at > $4 OR (created_at = $4 AND id > $5)) \
-                     ORDER BY created_at, id LIMIT $6) r LEFT JOIN stages s ON s.run_id = r.id \
-                     ORDER BY r.created_at, r.id, s.position"
-                );
-                let rows = sqlx::query(&sql)
-                    .bind(f.status.as_deref())
-                    .bind(f.service_id.as_deref())
-                    .bind(f.profile_id.as_deref())
-                    .bind(after_ts)
-                    .bind(after_id)
-                    .bind(f.limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                // One query per page: each run's rows arrive together, in stage order.
-                let mut runs: Vec<$crate::store::RunRecord> = Vec::new();
-                for row in &rows {
-                    let id: String = sqlx::Row::try_get(row, "id")?;
-                    if runs.last().is_none_or(|r| r.id != id) {
-                        runs.push(run_from_row(row)?);
-                    }
-                    if let Some(stage) = aliased_stage_from_row(row)? {
-                        runs.last_mut().expect("pushed above").stages.push(stage);
-                    }
+                let (sql, binds) = runs_page(f);
+                let mut query = sqlx::query(&sql);
+                for bind in binds {
+                    query = match bind {
+                        PageBind::Text(text) => query.bind(text),
+                        PageBind::Int(n) => query.bind(n),
+                    };
                 }
-                Ok(runs)
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let mut run = run_from_row(row)?;
+                        run.stages = stages_from_json(&sqlx::Row::try_get::<String, _>(row, "stages_json")?)?;
+                        Ok(run)
+                    })
+                    .collect()
             }
 
             async fn stage_outputs(&self, run_id: &str) -> $crate::store::StoreResult<Vec<(String, String)>> {
@@ -299,7 +346,8 @@ macro_rules! impl_store {
                 // A stage whose worker died comes first (its run had started), then the lowest key.
                 let mut claimed = None;
                 for claim in $claim {
-                    claimed = sqlx::query(claim).bind(worker).bind(now + lease_ms).bind(now).fetch_optional(&mut *tx).await?;
+                    claimed =
+                        sqlx::query(claim).bind(worker).bind(now + lease_ms).bind(now).fetch_optional(&mut *tx).await?;
                     if claimed.is_some() {
                         break;
                     }
@@ -420,7 +468,11 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
-            async fn latest_bundle_version(&self, service_id: &str, profile_id: &str) -> $crate::store::StoreResult<i64> {
+            async fn latest_bundle_version(
+                &self,
+                service_id: &str,
+                profile_id: &str,
+            ) -> $crate::store::StoreResult<i64> {
                 let v: i64 = sqlx::query_scalar($crate::store::sql::LATEST_BUNDLE)
                     .bind(service_id)
                     .bind(profile_id)
@@ -442,24 +494,39 @@ macro_rules! impl_store {
             }
 
             async fn api_keys(&self) -> $crate::store::StoreResult<Vec<$crate::store::ApiKeyRecord>> {
-                let sql = format!("SELECT {} FROM api_keys ORDER BY created_at, id", $crate::store::sql::API_KEY_COLUMNS);
+                let sql =
+                    format!("SELECT {} FROM api_keys ORDER BY created_at, id", $crate::store::sql::API_KEY_COLUMNS);
                 let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
                 rows.iter().map(api_key_from_row).collect()
             }
 
-            async fn api_key_by_hash(&self, hash: &str) -> $crate::store::StoreResult<Option<$crate::store::ApiKeyRecord>> {
+            async fn api_key_by_hash(
+                &self,
+                hash: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ApiKeyRecord>> {
                 let sql = format!("SELECT {} FROM api_keys WHERE key_hash = $1", $crate::store::sql::API_KEY_COLUMNS);
                 let row = sqlx::query(&sql).bind(hash).fetch_optional(&self.pool).await?;
                 row.as_ref().map(api_key_from_row).transpose()
             }
 
             async fn revoke_api_key(&self, id: &str, now: i64) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query($crate::store::sql::API_KEY_REVOKE).bind(now).bind(id).execute(&self.pool).await?;
+                let done =
+                    sqlx::query($crate::store::sql::API_KEY_REVOKE).bind(now).bind(id).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn claim_profile_owner(&self, profile_id: &str, owner: &str, now: i64) -> $crate::store::StoreResult<String> {
-                sqlx::query($crate::store::sql::OWNER_CLAIM).bind(profile_id).bind(owner).bind(now).execute(&self.pool).await?;
+            async fn claim_profile_owner(
+                &self,
+                profile_id: &str,
+                owner: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<String> {
+                sqlx::query($crate::store::sql::OWNER_CLAIM)
+                    .bind(profile_id)
+                    .bind(owner)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
                 let owner: String =
                     sqlx::query_scalar($crate::store::sql::OWNER_OF).bind(profile_id).fetch_one(&self.pool).await?;
                 Ok(owner)
@@ -490,7 +557,12 @@ macro_rules! impl_store {
             ) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
                 use sqlx::Row;
                 let (at, id) = after.unwrap_or((i64::MIN, String::new()));
-                let rows = sqlx::query($crate::store::sql::AUDIT_PAGE).bind(at).bind(id).bind(limit).fetch_all(&self.pool).await?;
+                let rows = sqlx::query($crate::store::sql::AUDIT_PAGE)
+                    .bind(at)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         Ok($crate::store::AuditEntry {
@@ -517,7 +589,12 @@ macro_rules! impl_store {
                 use sqlx::Row;
                 use $crate::store::sql::*;
                 use $crate::store::{IdempotencyState, IdempotentResponse};
-                sqlx::query(IDEMPOTENCY_EXPIRE).bind(principal).bind(key).bind(expired_before).execute(&self.pool).await?;
+                sqlx::query(IDEMPOTENCY_EXPIRE)
+                    .bind(principal)
+                    .bind(key)
+                    .bind(expired_before)
+                    .execute(&self.pool)
+                    .await?;
                 let taken = sqlx::query(IDEMPOTENCY_TAKE)
                     .bind(principal)
                     .bind(key)
@@ -562,7 +639,11 @@ macro_rules! impl_store {
             }
 
             async fn idempotency_abort(&self, principal: &str, key: &str) -> $crate::store::StoreResult<()> {
-                sqlx::query($crate::store::sql::IDEMPOTENCY_ABORT).bind(principal).bind(key).execute(&self.pool).await?;
+                sqlx::query($crate::store::sql::IDEMPOTENCY_ABORT)
+                    .bind(principal)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 
@@ -757,28 +838,15 @@ macro_rules! impl_store {
                 .await?;
             if done.rows_affected() == 1 {
                 let message = format!("stage {} failed: {error}", s.name);
-                sqlx::query(RUN_STATUS).bind("failed").bind(message).bind(now).bind(&s.run_id).execute(&mut **tx).await?;
+                sqlx::query(RUN_STATUS)
+                    .bind("failed")
+                    .bind(message)
+                    .bind(now)
+                    .bind(&s.run_id)
+                    .execute(&mut **tx)
+                    .await?;
             }
             Ok(done.rows_affected())
-        }
-
-        fn aliased_stage_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<Option<$crate::store::StageRecord>>
-        where
-            for<'a> &'a str: sqlx::ColumnIndex<R>,
-            for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-            for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-        {
-            let Some(position) = row.try_get::<Option<i64>, _>("s_position")? else { return Ok(None) };
-            Ok(Some($crate::store::StageRecord {
-                position,
-                name: row.try_get::<Option<String>, _>("s_name")?.unwrap_or_default(),
-                status: row.try_get::<Option<String>, _>("s_status")?.unwrap_or_default(),
-                attempts: row.try_get::<Option<i64>, _>("s_attempts")?.unwrap_or_default(),
-                max_attempts: row.try_get::<Option<i64>, _>("s_max_attempts")?.unwrap_or_default(),
-                started_at: row.try_get("s_started_at")?,
-                finished_at: row.try_get("s_finished_at")?,
-                error: row.try_get("s_error")?,
-            }))
         }
 
         fn api_key_from_row<R: sqlx::Row>(row: &R) -> $crate::store::StoreResult<$crate::store::ApiKeyRecord>
