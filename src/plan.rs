@@ -30,7 +30,21 @@ pub struct PlannedControl {
 impl Plan {
     /// `None` when the service has no reviewed controls and none can be derived.
     pub fn build(knowledge: &Knowledge, profile: &Profile, service: &ServiceIdentity) -> Option<Plan> {
-        let controls = knowledge.for_service(service)?;
+        Plan::build_named(knowledge, profile, service, &service.id)
+    }
+
+    /// [`build`](Self::build) for a service the request named `requested`: a name that
+    /// chooses a variant of the service's main resource ("Network Load Balancer") gets
+    /// that variant's resources and controls; any other name gets the first variant.
+    pub fn build_named(
+        knowledge: &Knowledge,
+        profile: &Profile,
+        service: &ServiceIdentity,
+        requested: &str,
+    ) -> Option<Plan> {
+        let mut controls = knowledge.for_service(service)?.into_owned();
+        let variant = controls.variant_named(requested).map(String::from);
+        controls.apply_variant(variant.as_deref());
         let mut selected: Vec<PlannedControl> = knowledge::select(&controls, profile)
             .into_iter()
             .map(|s| PlannedControl {
@@ -39,7 +53,6 @@ impl Plan {
                 triggered_by: s.triggered_by.iter().map(|k| k.to_string()).collect(),
             })
             .collect();
-        let mut controls = controls.into_owned();
         let ids: Vec<&str> = selected.iter().map(|s| s.id.as_str()).collect();
         if knowledge::data_key::needed(&controls, &ids) {
             // The key the bundle creates is watched like any other resource.

@@ -308,3 +308,28 @@ async fn reference_design_profile_is_accepted_with_warnings_that_reach_the_bundl
     let text = policy.to_string();
     assert!(text.contains("${Account}") && !text.contains(":320:"), "ARNs keep the account parameter: {text}");
 }
+
+/// A request naming a network load balancer gets one through the API; the run record and
+/// bundle.json show the variant.
+#[tokio::test]
+async fn a_request_for_a_network_load_balancer_gets_that_variant() {
+    let api = api().await;
+    let body = json!({
+        "requestId": "NLB-1",
+        "profile": common::example_json("profiles/fin-prod.json"),
+        "services": [ { "serviceName": "Network Load Balancer" }, { "serviceName": "ALB" } ]
+    });
+    let (status, _, accepted) = api.post("/v1/requests", &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    api.drain().await;
+    for (run, variant, kind) in [(0, "network", "Type: network"), (1, "application", "Type: application")] {
+        let id = accepted["runs"][run]["run_id"].as_str().unwrap();
+        assert_eq!(accepted["runs"][run]["service_id"], "elasticloadbalancing");
+        let (status, _, record) = api.call("GET", &format!("/v1/runs/{id}"), None).await;
+        assert_eq!((status, record["status"].as_str()), (StatusCode::OK, Some("succeeded")), "{record}");
+        let (_, _, bundle) = api.call("GET", &format!("/v1/runs/{id}/artifacts/bundle.json"), None).await;
+        assert_eq!(bundle["variant"], variant, "{bundle}");
+        let (_, _, template) = api.call("GET", &format!("/v1/runs/{id}/artifacts/template.yaml"), None).await;
+        assert!(template.as_str().unwrap().contains(kind), "{template}");
+    }
+}

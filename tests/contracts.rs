@@ -23,7 +23,7 @@ fn outputs() -> Vec<(StageName, Value)> {
 fn run_verify(previous: &[(StageName, Value)]) -> Result<(), StageError> {
     let knowledge = common::knowledge();
     let profile = profile();
-    let input = StageInput { knowledge: &knowledge, profile: &profile, service_id: "s3", previous };
+    let input = StageInput { knowledge: &knowledge, profile: &profile, service_id: "s3", service_name: "s3", previous };
     run_stage(StageName::Verify, &input).map(|_| ())
 }
 
@@ -71,7 +71,13 @@ fn the_plan_is_built_once_and_drives_the_rendered_rules() {
         (StageName::Collect, get(StageName::Collect)),
         (StageName::Analyze, serde_json::to_value(&trimmed).unwrap()),
     ];
-    let input = StageInput { knowledge: &knowledge, profile: &profile, service_id: "s3", previous: &previous };
+    let input = StageInput {
+        knowledge: &knowledge,
+        profile: &profile,
+        service_id: "s3",
+        service_name: "s3",
+        previous: &previous,
+    };
     let out = run_stage(StageName::Controls, &input).unwrap();
     let doc: Value =
         serde_json::from_slice(&out.artifacts.iter().find(|a| a.name == "controls.json").unwrap().bytes).unwrap();

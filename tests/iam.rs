@@ -25,7 +25,7 @@ fn profile(name: &str) -> Profile {
 
 fn run_with(service: &str, profile: &Profile, previous: &[(StageName, Value)]) -> StageOutput {
     let knowledge = common::knowledge();
-    let input = StageInput { knowledge: &knowledge, profile, service_id: service, previous };
+    let input = StageInput { knowledge: &knowledge, profile, service_id: service, service_name: service, previous };
     run_stage(StageName::Iam, &input).unwrap_or_else(|e| panic!("{service}: {e}"))
 }
 
@@ -74,6 +74,7 @@ fn s3_deployer_has_exactly_the_iam_valid_handler_permissions_of_the_templates_ty
     let iac = IacOutput {
         resource_types: types.iter().map(|t| t.to_string()).collect(),
         terraform_resource_types: vec![],
+        service_roles: vec![],
         checks: Default::default(),
     };
     let previous = vec![(StageName::Iac, serde_json::to_value(&iac).unwrap())];
@@ -343,5 +344,147 @@ fn report_sizes() {
             );
         }
         println!("{service} guardrails={}", out.output["guardrails"]);
+    }
+}
+
+/// The template's role policies, read back from template.yaml as published: action →
+/// resources, per statement.
+fn template_role_statements(template: &Value) -> Vec<Value> {
+    let resources = template["Resources"].as_object().unwrap();
+    let mut out = Vec::new();
+    for (_, r) in resources {
+        match r["Type"].as_str() {
+            Some("AWS::IAM::Role") => {
+                for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+                    out.extend(p["PolicyDocument"]["Statement"].as_array().unwrap().iter().cloned());
+                }
+            }
+            Some("AWS::IAM::RolePolicy") => {
+                out.extend(r["Properties"]["PolicyDocument"]["Statement"].as_array().unwrap().iter().cloned())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn action_set(statements: &[Value]) -> BTreeSet<String> {
+    statements
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect::<Vec<_>>(),
+            x => vec![x.as_str().unwrap().to_string()],
+        })
+        .collect()
+}
+
+/// The Lambda bundle creates its execution role; the IAM model shows it with exactly the
+/// template's statements, and its verified document grants exactly the template's actions.
+#[test]
+fn lambda_execution_role_in_the_iam_model_is_the_templates() {
+    let knowledge = common::knowledge();
+    for (name, dlq, xray, vpc) in [("fin-prod", true, true, true), ("startup-dev", true, true, false)] {
+        let outputs = seccfg::pipeline::run_all(&knowledge, &profile(name), "lambda")
+            .unwrap_or_else(|(s, e)| panic!("{s:?}: {e}"));
+        let file =
+            |n: &str| outputs.iter().flat_map(|(_, o)| &o.artifacts).find(|a| a.name == n).unwrap().bytes.clone();
+        let template: Value = yaml_serde::from_slice(&file("template.yaml")).unwrap();
+        let model: Value = serde_json::from_slice(&file("iam-model.json")).unwrap();
+        let document: Value = serde_json::from_slice(&file("iam-policy-service-role-execution-role.json")).unwrap();
+
+        assert_eq!(
+            template["Resources"]["Function"]["Properties"]["Role"],
+            json!({ "Fn::GetAtt": ["ExecutionRole", "Arn"] })
+        );
+        let roles = model["service_roles"].as_array().unwrap();
+        assert_eq!(roles.len(), 1, "{name}");
+        let role = &roles[0];
+        assert_eq!(role["logical_id"], "ExecutionRole");
+        assert_eq!(role["assumed_by"], json!(["lambda.amazonaws.com"]));
+        assert_eq!(role["used_by"], json!(["Function"]));
+
+        let in_template = template_role_statements(&template);
+        let in_model: Vec<Value> = role["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["statements"].as_array().unwrap().clone())
+            .collect();
+        assert_eq!(in_model.len(), in_template.len(), "{name}");
+        for s in &in_template {
+            assert!(in_model.contains(s), "{name}: {s} is not in the model");
+        }
+        let granted = action_set(document["Statement"].as_array().unwrap());
+        assert_eq!(granted, action_set(&in_template), "{name}");
+        assert_eq!(role["actions"], json!(granted), "{name}");
+
+        assert_eq!(granted.contains("sqs:SendMessage") && granted.contains("kms:GenerateDataKey"), dlq, "{name}");
+        assert_eq!(granted.contains("xray:PutTraceSegments"), xray, "{name}");
+        assert_eq!(granted.contains("ec2:CreateNetworkInterface"), vpc, "{name}");
+        assert!(granted.contains("logs:PutLogEvents"));
+        // Lambda checks the dead-letter queue and VPC permissions when it creates the function.
+        let depends: Vec<&str> = template["Resources"]["Function"]["DependsOn"]
+            .as_array()
+            .map(|d| d.iter().map(|x| x.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(depends.contains(&"DeadLetterQueuePolicy"), dlq, "{name}: {depends:?}");
+        assert_eq!(depends.contains(&"VpcAccessPolicy"), vpc, "{name}: {depends:?}");
+        let main_tf = String::from_utf8(file("main.tf")).unwrap();
+        assert!(main_tf.contains("aws_iam_role_policy.dead_letter_queue_policy"), "{main_tf}");
+
+        // The document names template resources by catalog ARN formats; the DLQ is a queue.
+        let send = document["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == json!(["sqs:SendMessage"]))
+            .unwrap();
+        assert_eq!(send["Resource"], json!(["arn:aws:sqs:${Region}:${Account}:${QueueName}"]), "{name}");
+        let checks = outputs.iter().find(|(s, _)| *s == StageName::Iam).unwrap().1.output["checks"].clone();
+        let checks = checks.as_array().unwrap();
+        assert!(checks.iter().any(|c| c["check"] == "service_role_resource_arn" && c["passed"] == true));
+        assert!(checks.iter().all(|c| c["passed"] == true));
+    }
+}
+
+/// A role statement with a misspelt action, a wildcard on an action that takes ARNs, or a
+/// resource of another service fails the iam stage.
+#[test]
+fn a_wrong_service_role_fails_verification() {
+    let knowledge = common::knowledge();
+    let fin = profile("fin-prod");
+    let outputs = seccfg::pipeline::run_all(&knowledge, &fin, "lambda").unwrap_or_else(|(s, e)| panic!("{s:?}: {e}"));
+    let iac = outputs.iter().find(|(s, _)| *s == StageName::Iac).unwrap().1.output.clone();
+    let wrong = [
+        (json!({ "Effect": "Allow", "Action": ["sqs:SendMesage"], "Resource": "*" }), "iam_action_exists"),
+        (json!({ "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*" }), "iam_no_wildcard"),
+        (
+            json!({ "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                "Resource": { "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:topic" } }),
+            "service_role_resource_arn",
+        ),
+        (
+            json!({ "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": { "Fn::GetAtt": ["Nowhere", "Arn"] } }),
+            "service_role_resource_arn",
+        ),
+    ];
+    for (statement, check) in wrong {
+        let mut bad = iac.clone();
+        bad["service_roles"][0]["policies"][0]["statements"].as_array_mut().unwrap().push(statement.clone());
+        let previous: Vec<(StageName, Value)> = outputs
+            .iter()
+            .filter(|(s, _)| matches!(s, StageName::Collect | StageName::Analyze | StageName::Controls))
+            .map(|(s, o)| (*s, o.output.clone()))
+            .chain([(StageName::Iac, bad)])
+            .collect();
+        let input = StageInput {
+            knowledge: &knowledge,
+            profile: &fin,
+            service_id: "lambda",
+            service_name: "lambda",
+            previous: &previous,
+        };
+        let Err(e) = run_stage(StageName::Iam, &input) else { panic!("{statement} passed") };
+        assert!(e.to_string().contains(check), "{statement}: {e}");
     }
 }

@@ -16,6 +16,7 @@ import json
 import re
 
 from common import HERE, NpmPackage, Source
+from service_links import config_types
 
 REVIEWED = HERE / "config-rule-scopes.json"
 ACCOUNT = "AWS::::Account"
@@ -161,11 +162,15 @@ def check_reviewed(rid: str, entry: dict, recorded: set, hints: dict) -> list:
     return problems
 
 
-def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: Source) -> dict:
+def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: Source, cfn: dict,
+                 exceptions: dict) -> dict:
     """rules: id -> {name, resource_types, resource_types_basis, trigger, inspected_cloudformation_types,
-    sources}; cloudformation_to_config: CloudFormation types whose Config type has another name.
+    sources}; recorded_resource_types: what AWS Config records.
 
     resource_types are AWS Config resource types (or AWS::::Account for periodic account checks).
+    cdk-nag's CloudFormation types become Config types through the one CloudFormation -> Config
+    mapping (service_links.config_types, written to links.json with its basis; `exceptions` is
+    knowledge/aliases.json's config_resource_types), so no second table of renames exists.
     """
     reviewed = read_reviewed()
     reviewed_names = reviewed["documented_names"]
@@ -185,8 +190,9 @@ def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: So
             rules[rid]["inspected_cloudformation_types"] = sorted(set(rules[rid]["inspected_cloudformation_types"]) | set(types))
     recorded = config_recorded_types(botocore)
     recorded_set = set(recorded)
-    to_config = reviewed["cloudformation_to_config"]
-    problems = [f"cloudformation_to_config: {c} -> {t} is not a recorded Config type" for c, t in to_config.items() if t not in recorded_set]
+    to_config = {c: t for c, (t, _) in config_types(cfn, recorded, exceptions).items()}
+    problems = [f"knowledge/aliases.json config_resource_types: {c} -> {t} is not a recorded Config type"
+                for c, t in sorted(to_config.items()) if t not in recorded_set]
 
     def as_config(cfn_types):
         return sorted({to_config.get(t, t) for t in cfn_types} & recorded_set)
@@ -210,5 +216,5 @@ def config_facts(cdk: NpmPackage, nag: NpmPackage, prowler: Source, botocore: So
             rule["resource_types_basis"] = "name" if named else None
             rule["trigger"] = None
     if problems:
-        raise SystemExit("config-rule-scopes.json:\n  " + "\n  ".join(problems))
-    return {"rules": rules, "recorded_resource_types": recorded, "cloudformation_to_config": to_config}
+        raise SystemExit("Config scopes (config-rule-scopes.json, aliases.json):\n  " + "\n  ".join(problems))
+    return {"rules": rules, "recorded_resource_types": recorded}

@@ -228,9 +228,11 @@ def main() -> None:
 
     compliance, security_hub = prowler_facts(pr)
     terraform = terraform_facts(tf)
-    iam, sdk, cfn, config = iam_facts(ps), sdk_facts(bc), cfn_facts(cf), config_facts(cdk, nag, pr, bc)
     aliases_bytes = ALIASES.read_bytes()
-    links = service_links(iam, sdk, cfn, config, security_hub, terraform, json.loads(aliases_bytes))
+    aliases = json.loads(aliases_bytes)
+    iam, sdk, cfn = iam_facts(ps), sdk_facts(bc), cfn_facts(cf)
+    config = config_facts(cdk, nag, pr, bc, cfn, aliases.get("config_resource_types", {}))
+    links = service_links(iam, sdk, cfn, config, security_hub, terraform, aliases)
     outputs = {
         "iam.json": write(data / "iam.json", iam),
         "services.json": write(data / "services.json", sdk),
@@ -258,9 +260,10 @@ def main() -> None:
         ),
         source_record(
             cf,
-            ["cfn.json"],
+            ["cfn.json", "config.json"],
             f"CloudFormation resource schemas for {CFN_REGION}: property tree, identifiers, "
-            "create-only/read-only/write-only paths, tagging, handler permissions",
+            "create-only/read-only/write-only paths, tagging, handler permissions; the type names "
+            "that map cdk-nag's inspected types to AWS Config types",
             "ships the CloudFormation registry schemas per region in the wheel",
         ),
         source_record(
@@ -307,7 +310,7 @@ def main() -> None:
             "version": sha256(REVIEWED.read_bytes())[:16],
             "files": {f"scripts/catalog/{REVIEWED.name}": {"count": 1, "sha256": sha256(REVIEWED.read_bytes())}},
             "extracts": "AWS Config managed rules' trigger and the AWS Config resource types each evaluates; "
-            "CloudFormation types whose Config type has another name; documented rule names the ids do not spell",
+            "documented rule names the ids do not spell",
             "produces": ["config.json"],
             "why": "no registry package states Config scopes (cdk-nag names the CloudFormation types its own "
             "checks inspect); every entry is cross-checked against botocore's ResourceType enum, cdk-nag and "
@@ -319,7 +322,7 @@ def main() -> None:
         "registry": "repository",
         "files": {"knowledge/aliases.json": {"count": 1, "sha256": sha256(aliases_bytes)}},
         "extracts": "the team's exceptions to the derived links, each with its reason",
-        "produces": ["links.json"],
+        "produces": ["config.json", "links.json"],
         "why": "links.json derives every service's CloudFormation and Terraform types, Config types, Config rules "
         "and Security Hub controls from the facts above (scripts/catalog/service_links.py); these are the cases "
         "the data cannot decide",

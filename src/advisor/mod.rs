@@ -76,8 +76,13 @@ impl Advisor {
         service_id: String,
         previous: Vec<(StageName, Value)>,
     ) -> Result<StageOutput, StageError> {
-        let input =
-            StageInput { knowledge: &knowledge, profile: &profile, service_id: &service_id, previous: &previous };
+        let input = StageInput {
+            knowledge: &knowledge,
+            profile: &profile,
+            service_id: &service_id,
+            service_name: &service_id,
+            previous: &previous,
+        };
         let plan = input.read::<Analyzed>()?.plan;
         let model_id = self.model.model_id.clone();
         if !plan.derived() {
@@ -109,6 +114,7 @@ impl Advisor {
                     knowledge: &knowledge,
                     profile: &profile,
                     service_id: &service_id,
+                    service_name: &service_id,
                     previous: &previous,
                 };
                 review(&input, tool_input.as_ref(), &model_id)

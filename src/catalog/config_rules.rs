@@ -55,9 +55,6 @@ impl ConfigRule {
 pub(crate) struct ConfigFacts {
     pub rules: BTreeMap<String, ConfigRule>,
     pub recorded_resource_types: BTreeSet<String>,
-    /// CloudFormation types whose AWS Config type has another name.
-    #[serde(default)]
-    pub cloudformation_to_config: BTreeMap<String, String>,
 }
 
 impl ConfigFacts {
@@ -89,21 +86,10 @@ impl Catalog {
         self.config.recorded_resource_types.contains(config_type)
     }
 
-    /// The AWS Config name of a CloudFormation resource type (the same name unless the
-    /// reviewed table says otherwise: AWS::OpenSearchService::Domain → AWS::OpenSearch::Domain).
-    /// The service links (data/links.json) decide first; the reviewed table covers the rest.
+    /// The AWS Config name of a CloudFormation resource type: the service links' mapping
+    /// (data/links.json, one source with its basis: AWS::OpenSearchService::Domain →
+    /// AWS::OpenSearch::Domain), else the same name.
     pub fn config_type_of<'a>(&'a self, cfn_type: &'a str) -> &'a str {
-        self.config_resource_type(cfn_type)
-            .or_else(|| self.config.cloudformation_to_config.get(cfn_type).map(String::as_str))
-            .unwrap_or(cfn_type)
-    }
-
-    /// The CloudFormation name of an AWS Config resource type.
-    pub fn cloudformation_type_of_config<'a>(&'a self, config_type: &'a str) -> &'a str {
-        self.config
-            .cloudformation_to_config
-            .iter()
-            .find(|(_, c)| c.as_str() == config_type)
-            .map_or(config_type, |(cfn, _)| cfn.as_str())
+        self.config_resource_type(cfn_type).unwrap_or(cfn_type)
     }
 }

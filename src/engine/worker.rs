@@ -310,6 +310,7 @@ impl Worker {
         let inputs = self.inputs(stage).await?;
         let knowledge = self.knowledge.clone();
         let service_id = stage.service_id.clone();
+        let service_name = stage.service_name.clone();
         let (inputs, result) = if name == StageName::Advise {
             // The one stage that waits on the network (the model), so it runs here.
             let advisor = self.advisor.clone().ok_or_else(|| {
@@ -324,6 +325,7 @@ impl Worker {
                     knowledge: &knowledge,
                     profile: &inputs.profile,
                     service_id: &service_id,
+                    service_name: &service_name,
                     previous: &inputs.previous,
                 };
                 let result = pipeline::run_stage(name, &input);

@@ -55,6 +55,7 @@ pub fn add(sc: &mut ServiceControls) -> String {
         id: DATA_KEY.into(),
         kind: "AWS::KMS::Key".into(),
         with_control: Some(id.clone()),
+        required_by: None,
         properties: BTreeMap::new(),
         terraform: None,
     });

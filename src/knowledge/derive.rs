@@ -360,7 +360,10 @@ fn deployable(
         properties.insert(name.clone(), value);
     }
     let terraform = tf.map(|kind| TerraformResourceDef { kind, arguments });
-    Some((ResourceDef { id, kind: type_name.to_string(), with_control: None, properties, terraform }, params))
+    Some((
+        ResourceDef { id, kind: type_name.to_string(), with_control: None, required_by: None, properties, terraform },
+        params,
+    ))
 }
 
 /// Template values become Terraform values (`Ref` to a parameter becomes `var`).

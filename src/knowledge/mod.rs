@@ -73,6 +73,9 @@ pub enum ReasonKind {
     AccountSetup,
     /// A deployment cannot express it (runtime state, resources other teams create later).
     NotDeployable,
+    /// It checks a different kind of the service's main resource than the bundle deploys
+    /// (an application-load-balancer check in a network load balancer bundle).
+    Variant,
 }
 
 impl Knowledge {
@@ -188,7 +191,27 @@ fn load_file(path: &Path) -> Result<ServiceControls, KnowledgeError> {
         return Err(fail(format!("service '{}' does not match the file name", controls.service)));
     }
     check_shape(&controls).map_err(fail)?;
+    check_variants(&controls).map_err(fail)?;
     Ok(controls)
+}
+
+/// Every variant must name only controls of the file and give a control set that passes
+/// [`check_shape`] once applied.
+fn check_variants(sc: &ServiceControls) -> Result<(), String> {
+    for v in &sc.variants {
+        let unknown =
+            v.not_applicable.keys().chain(v.controls.iter().map(|c| &c.id)).find(|id| sc.control(id).is_none());
+        if let Some(id) = unknown {
+            return Err(format!("variant {}: '{id}' is not a control of this file", v.id));
+        }
+        if v.names.is_empty() {
+            return Err(format!("variant {}: names no request name", v.id));
+        }
+        let mut applied = sc.clone();
+        applied.apply_variant(Some(&v.id));
+        check_shape(&applied).map_err(|e| format!("variant {}: {e}", v.id))?;
+    }
+    Ok(())
 }
 
 /// Structural rules a reviewer should never have to check by eye.
@@ -222,6 +245,11 @@ pub fn check_shape(sc: &ServiceControls) -> Result<(), String> {
             && !ids.contains(ctl.as_str())
         {
             return Err(format!("resource {}: with_control '{ctl}' is not a control of this file", r.id));
+        }
+        if let Some(later) = &r.required_by
+            && !resource_ids.contains(later.as_str())
+        {
+            return Err(format!("resource {}: required_by '{later}' is not in resources", r.id));
         }
     }
     Ok(())

@@ -25,6 +25,61 @@ pub struct ServiceControls {
     /// For derived controls: what the semantic library found and what it could not use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derivation: Option<Derivation>,
+    /// Kinds of the main resource a request can name (load balancers: application,
+    /// network, gateway); the first is the default. Emptied once one is applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+    /// The variant applied (see [`ServiceControls::apply_variant`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Controls of the file the applied variant leaves out, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<NotApplicable>,
+    /// Security Hub controls that do not apply to the applied variant, with the reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub security_hub_not_applicable: BTreeMap<String, String>,
+}
+
+/// One kind of the service's main resource: what it changes in the control set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub id: String,
+    /// Request service names that choose it (compared without case, spaces, punctuation
+    /// or a leading "Amazon"/"AWS").
+    pub names: Vec<String>,
+    /// Parameters added, or replacing the one of the same name.
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+    /// Resources replacing the one of the same id, or added.
+    #[serde(default)]
+    pub resources: Vec<ResourceDef>,
+    /// Resources (ids) of the file this variant does not deploy.
+    #[serde(default)]
+    pub remove_resources: Vec<String>,
+    /// Controls replacing the one of the same id (its settings for this variant).
+    #[serde(default)]
+    pub controls: Vec<ControlDef>,
+    /// Control id → why it does not apply to this variant.
+    #[serde(default)]
+    pub not_applicable: BTreeMap<String, String>,
+    /// Security Hub control id → why it does not apply, for ids the file's controls name
+    /// but the variant's replacement does not (ELB.5 checks only application and classic
+    /// load balancers' logs).
+    #[serde(default)]
+    pub security_hub_not_applicable: BTreeMap<String, String>,
+}
+
+/// A control a variant leaves out, kept so analysis can say why (and which Security Hub
+/// controls it would have implemented).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotApplicable {
+    pub control_id: String,
+    pub title: String,
+    pub reason: String,
+    #[serde(default)]
+    pub security_hub: Vec<String>,
 }
 
 /// How a derived control set came about: the types it deploys, every recognised property
@@ -117,6 +172,11 @@ pub struct ResourceDef {
     /// Deploy only when this control is selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with_control: Option<String>,
+    /// A resource (id) that must be created after this one when both are deployed
+    /// (CloudFormation `DependsOn`, Terraform `depends_on`): Lambda checks its execution
+    /// role's permissions (dead-letter queue, VPC) when the function is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_by: Option<String>,
     #[serde(default)]
     pub properties: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,6 +383,10 @@ impl ServiceControls {
             kms_key_principals: vec![],
             derived: false,
             derivation: None,
+            variants: vec![],
+            variant: None,
+            not_applicable: vec![],
+            security_hub_not_applicable: BTreeMap::new(),
         }
     }
 
@@ -332,5 +396,59 @@ impl ServiceControls {
 
     pub fn control(&self, id: &str) -> Option<&ControlDef> {
         self.controls.iter().find(|c| c.id == id)
+    }
+
+    /// The variant a requested service name chooses, if any names it.
+    pub fn variant_named(&self, requested: &str) -> Option<&str> {
+        let wanted = variant_key(requested);
+        self.variants.iter().find(|v| v.names.iter().any(|n| variant_key(n) == wanted)).map(|v| v.id.as_str())
+    }
+
+    /// Applies variant `id` (the first when `None` or unknown): its parameters, resources
+    /// and controls replace those of the same name, its not-applicable controls (and the
+    /// resources deployed only for them) leave the set and are listed with the reason.
+    /// A file without variants is unchanged.
+    pub fn apply_variant(&mut self, id: Option<&str>) {
+        let variants = std::mem::take(&mut self.variants);
+        let Some(v) = variants.iter().find(|v| Some(v.id.as_str()) == id).or(variants.first()) else { return };
+        for p in &v.parameters {
+            replace_or_push(&mut self.parameters, p.clone(), |x| x.name == p.name);
+        }
+        for r in &v.resources {
+            replace_or_push(&mut self.resources, r.clone(), |x| x.id == r.id);
+        }
+        self.resources.retain(|r| !v.remove_resources.contains(&r.id));
+        self.security_hub_not_applicable = v.security_hub_not_applicable.clone();
+        for c in &v.controls {
+            replace_or_push(&mut self.controls, c.clone(), |x| x.id == c.id);
+        }
+        let (gone, kept): (Vec<ControlDef>, Vec<ControlDef>) =
+            std::mem::take(&mut self.controls).into_iter().partition(|c| v.not_applicable.contains_key(&c.id));
+        self.controls = kept;
+        self.resources.retain(|r| r.with_control.as_ref().is_none_or(|c| !v.not_applicable.contains_key(c)));
+        self.not_applicable = gone
+            .into_iter()
+            .map(|c| NotApplicable {
+                reason: v.not_applicable[&c.id].clone(),
+                control_id: c.id,
+                title: c.title,
+                security_hub: c.security_hub,
+            })
+            .collect();
+        self.variant = Some(v.id.clone());
+    }
+}
+
+/// A name as variants compare it: lowercase letters and digits, without "amazon"/"aws" in front.
+fn variant_key(name: &str) -> String {
+    let key: String = name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+    let key = key.strip_prefix("amazon").unwrap_or(&key);
+    key.strip_prefix("aws").unwrap_or(key).to_string()
+}
+
+fn replace_or_push<T>(items: &mut Vec<T>, item: T, same: impl Fn(&T) -> bool) {
+    match items.iter_mut().find(|x| same(x)) {
+        Some(slot) => *slot = item,
+        None => items.push(item),
     }
 }

@@ -166,8 +166,13 @@ fn verify_plan(knowledge: &Knowledge, input: &StageInput<'_>, plan: &Plan) -> Re
     let analyzed = previous.iter_mut().find(|(s, _)| *s == StageName::Analyze).ok_or_else(|| vec!["no plan".into()])?;
     analyzed.1["plan"] = serde_json::to_value(plan).map_err(|e| vec![e.to_string()])?;
     for stage in [StageName::Controls, StageName::Iac, StageName::Iam] {
-        let stage_input =
-            StageInput { knowledge, profile: input.profile, service_id: input.service_id, previous: &previous };
+        let stage_input = StageInput {
+            knowledge,
+            profile: input.profile,
+            service_id: input.service_id,
+            service_name: input.service_name,
+            previous: &previous,
+        };
         let out = super::run_stage(stage, &stage_input).map_err(|e| vec![format!("{}: {e}", stage.as_str())])?;
         previous.push((stage, out.output));
     }

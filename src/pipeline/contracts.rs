@@ -56,7 +56,35 @@ pub struct IacOutput {
     pub resource_types: Vec<String>,
     /// Terraform types in `main.tf`.
     pub terraform_resource_types: Vec<String>,
+    /// IAM roles `template.yaml` creates for the service itself (the Lambda execution
+    /// role), read from the rendered template: the `iam` stage shows and verifies them.
+    #[serde(default)]
+    pub service_roles: Vec<ServiceRole>,
     pub checks: Checks,
+}
+
+/// A role the template creates, with every policy attached to it in the template.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRole {
+    /// Logical id in `template.yaml`.
+    pub logical_id: String,
+    /// Service principals its trust policy names.
+    pub assumed_by: Vec<String>,
+    /// Resources of the template that reference it.
+    pub used_by: Vec<String>,
+    pub policies: Vec<ServiceRolePolicy>,
+    /// CloudFormation type of every template resource the policies name by `Ref`/`Fn::GetAtt`.
+    pub references: BTreeMap<String, String>,
+}
+
+/// One policy of a [`ServiceRole`], statements exactly as the template writes them
+/// (CloudFormation JSON, intrinsics included).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRolePolicy {
+    pub name: String,
+    /// `<Role>.Policies` for an inline policy, else the `AWS::IAM::RolePolicy`'s logical id.
+    pub defined_in: String,
+    pub statements: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +108,9 @@ pub struct IamOutput {
     pub deployer_resource_types: Vec<String>,
     pub dropped_handler_permissions: usize,
     pub parameters: Vec<String>,
+    /// `iam-policy-service-role-*.json` documents, one per role the template creates.
+    #[serde(default)]
+    pub service_roles: Vec<String>,
     pub checks: Checks,
 }
 

@@ -128,6 +128,9 @@ pub struct StageInput<'a> {
     pub knowledge: &'a Knowledge,
     pub profile: &'a Profile,
     pub service_id: &'a str,
+    /// The name the request gave the service (the id when no request named it): `analyze`
+    /// chooses the variant it names (an "NLB" is a network load balancer).
+    pub service_name: &'a str,
     /// Outputs of the stages that already succeeded, by stage name.
     pub previous: &'a [(StageName, Value)],
 }
@@ -198,10 +201,20 @@ pub fn run_all(
     profile: &Profile,
     service_id: &str,
 ) -> Result<Vec<(StageName, StageOutput)>, (StageName, StageError)> {
+    run_all_named(knowledge, profile, service_id, service_id)
+}
+
+/// [`run_all`] for a service the request named `service_name` (which may choose a variant).
+pub fn run_all_named(
+    knowledge: &Knowledge,
+    profile: &Profile,
+    service_id: &str,
+    service_name: &str,
+) -> Result<Vec<(StageName, StageOutput)>, (StageName, StageError)> {
     let mut previous: Vec<(StageName, Value)> = Vec::new();
     let mut outputs = Vec::new();
     for &stage in StageName::PIPELINE {
-        let input = StageInput { knowledge, profile, service_id, previous: &previous };
+        let input = StageInput { knowledge, profile, service_id, service_name, previous: &previous };
         let out = run_stage(stage, &input).map_err(|e| (stage, e))?;
         previous.push((stage, out.output.clone()));
         outputs.push((stage, out));

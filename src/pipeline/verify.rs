@@ -44,7 +44,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
             "model_id": a.model_id, "asked": a.asked, "accepted": a.accepted, "rejected": a.rejected,
         });
     }
-    let bundle = json!({
+    let mut bundle = json!({
         "service": input.service_id,
         "catalog_version": input.catalog().version(),
         "catalog_sources": input.catalog().manifest.sources,
@@ -55,6 +55,11 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         "stages": input.previous.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
         "verification": { "total": all.0.len(), "failed": failed },
     });
+    // The kind of main resource the requested name chose (load balancers).
+    if let Some(variant) = input.plan().ok().and_then(|p| p.controls.variant) {
+        bundle["variant"] = json!(variant);
+        bundle["requested_name"] = json!(input.service_name);
+    }
     all.ensure_passed("verify")?;
     let output = Verified { verified: true, checks_total: all.0.len(), checks: Checks::default() };
     let artifacts = vec![Artifact::json("verification.json", &verification), Artifact::json("bundle.json", &bundle)];

@@ -120,6 +120,14 @@ pub fn core_template(sc: &ServiceControls, controls: &[&ControlDef], description
     if needs_key {
         resources.insert(DATA_KEY.into(), data_key(&sc.kms_key_principals));
     }
+    for (earlier, later) in required_before(sc, controls) {
+        if let Some(Value::Object(r)) = resources.get_mut(&later) {
+            let list = r.entry("DependsOn").or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(ids) = list {
+                ids.push(Value::String(earlier));
+            }
+        }
+    }
     let parameters = parameters(sc, &referenced);
     let outputs: Map<String, Value> = resources
         .keys()
@@ -135,6 +143,16 @@ pub fn core_template(sc: &ServiceControls, controls: &[&ControlDef], description
         template["Parameters"] = Value::Object(parameters);
     }
     template
+}
+
+/// (earlier, later) resource ids of deployed resources that must be created in that order
+/// and that no reference orders already (`required_by`).
+pub fn required_before(sc: &ServiceControls, controls: &[&ControlDef]) -> Vec<(String, String)> {
+    let ids: Vec<&str> = deployed(sc, controls).iter().map(|r| r.id.as_str()).collect();
+    deployed(sc, controls)
+        .into_iter()
+        .filter_map(|r| r.required_by.as_ref().filter(|l| ids.contains(&l.as_str())).map(|l| (r.id.clone(), l.clone())))
+        .collect()
 }
 
 /// The untranslated values a resource is built from (for reference scanning).

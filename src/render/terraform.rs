@@ -220,6 +220,22 @@ pub fn core_module(
         order.insert(0, ("aws_kms_key".into(), "data_key".into()));
         nodes.insert(("aws_kms_key".into(), "data_key".into()), key);
     }
+    for (earlier, later) in super::cloudformation::required_before(sc, controls) {
+        let address = |id: &str| {
+            let r = deployed.iter().find(|r| r.id == id)?;
+            Some(format!("{}.{}", r.terraform.as_ref()?.kind, snake(id)))
+        };
+        let (Some(earlier), Some(later)) = (address(&earlier), address(&later)) else { continue };
+        let Some((kind, name)) = later.split_once('.') else { continue };
+        if let Some(node) = nodes.get_mut(&(kind.to_string(), name.to_string())) {
+            let mut list = match node.attributes.remove("depends_on") {
+                Some(Expression::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            list.push(reference(&earlier));
+            node.set(&["depends_on".into()], Expression::Array(list));
+        }
+    }
     for key in &order {
         let Some(node) = nodes.remove(key) else { continue };
         let mut paths = Vec::new();

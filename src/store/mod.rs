@@ -147,6 +147,8 @@ pub struct ClaimedStage {
     pub name: String,
     pub attempt: i64,
     pub service_id: String,
+    /// The name the request gave the service (it may choose a variant, e.g. "NLB").
+    pub service_name: String,
     pub profile_id: String,
     pub profile_version: i64,
     pub bundle_version: i64,

@@ -82,7 +82,7 @@ pub const RETRY_RUN: &str =
 pub const LATEST_BUNDLE: &str = "SELECT COALESCE(MAX(bundle_version), 0) FROM runs WHERE service_id = $1 AND profile_id = $2 AND status = 'succeeded'";
 /// `abandoned` counts earlier attempts that never finished: the stage is being
 /// claimed again because their lease expired (released leases are finished).
-pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.profile_id, r.profile_version, r.bundle_version, s.name, s.attempts, s.max_attempts, q.traceparent, \
+pub const CLAIM_DETAILS: &str = "SELECT r.service_id, r.service_name, r.profile_id, r.profile_version, r.bundle_version, s.name, s.attempts, s.max_attempts, q.traceparent, \
      (SELECT COUNT(*) FROM stage_attempts a WHERE a.run_id = s.run_id AND a.position = s.position \
         AND a.finished_at IS NULL) AS abandoned \
      FROM stages s JOIN runs r ON r.id = s.run_id JOIN requests q ON q.id = r.request_id WHERE s.run_id = $1 AND s.position = $2";
@@ -362,6 +362,7 @@ macro_rules! impl_store {
                     name: d.try_get("name")?,
                     attempt: d.try_get("attempts")?,
                     service_id: d.try_get("service_id")?,
+                    service_name: d.try_get("service_name")?,
                     profile_id: d.try_get("profile_id")?,
                     profile_version: d.try_get("profile_version")?,
                     bundle_version: d.try_get("bundle_version")?,

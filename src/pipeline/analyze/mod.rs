@@ -41,6 +41,9 @@ pub(crate) struct NotSelected {
     title: String,
     /// Requirement keys the profile does not state.
     missing: Vec<String>,
+    /// Set when the control does not apply to the variant the request named, with why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_applicable: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -49,6 +52,12 @@ pub(crate) struct Analysis {
     service: String,
     profile_id: String,
     controls_source: &'static str,
+    /// The kind of the main resource (load balancers), chosen from the requested name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<String>,
+    /// The service name the request gave, when it chose the variant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_name: Option<String>,
     recommendations: Vec<Recommendation>,
     not_selected: Vec<NotSelected>,
     priorities: BTreeMap<&'static str, usize>,
@@ -65,7 +74,7 @@ pub(crate) struct Analysis {
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let service = input.service()?;
-    let Some(plan) = Plan::build(input.knowledge, input.profile, service) else {
+    let Some(plan) = Plan::build_named(input.knowledge, input.profile, service, input.service_name) else {
         return Err(StageError::Permanent(format!(
             "no reviewed controls for '{}' and none can be derived from its CloudFormation schemas",
             service.id
@@ -83,6 +92,8 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         service: service.id.clone(),
         profile_id: input.profile.profile_id.clone(),
         controls_source: if plan.derived() { "derived" } else { "reviewed" },
+        variant: plan.controls.variant.clone(),
+        requested_name: plan.controls.variant.as_ref().map(|_| input.service_name.to_string()),
         not_selected: not_selected(input, &plan),
         priorities: count_priorities(&recommendations),
         framework_coverage: frameworks::coverage(input, &recommendations),
@@ -129,7 +140,14 @@ fn not_selected(input: &StageInput<'_>, plan: &Plan) -> Vec<NotSelected> {
             control_id: c.id.clone(),
             title: c.title.clone(),
             missing: c.requires.iter().filter(|k| !requirements::holds(input.profile, k)).cloned().collect(),
+            not_applicable: None,
         })
+        .chain(plan.controls.not_applicable.iter().map(|n| NotSelected {
+            control_id: n.control_id.clone(),
+            title: n.title.clone(),
+            missing: Vec::new(),
+            not_applicable: Some(n.reason.clone()),
+        }))
         .collect()
 }
 

@@ -9,6 +9,9 @@ pub(crate) fn markdown(a: &Analysis) -> String {
         "# Security analysis: {}\n\nProfile `{}` · catalog `{}` · controls: {}\n\n",
         a.service, a.profile_id, a.catalog_version, a.controls_source
     );
+    if let (Some(v), Some(name)) = (&a.variant, &a.requested_name) {
+        let _ = writeln!(md, "Variant: **{v}** (requested as \"{name}\").\n");
+    }
     let counts: Vec<String> = a.priorities.iter().map(|(p, n)| format!("{n} {p}")).collect();
     let _ = writeln!(md, "{} recommendations ({}).\n", a.recommendations.len(), counts.join(", "));
     md.push_str("| id | priority | recommendation | STRIDE | triggered by |\n|---|---|---|---|---|\n");
@@ -41,10 +44,18 @@ pub(crate) fn markdown(a: &Analysis) -> String {
     if let Some(d) = &a.derivation {
         derivation(&mut md, d);
     }
-    if !a.not_selected.is_empty() {
+    if a.not_selected.iter().any(|n| n.not_applicable.is_none()) {
         md.push_str("\n## Not selected for this profile\n\n");
-        for n in &a.not_selected {
+        for n in a.not_selected.iter().filter(|n| n.not_applicable.is_none()) {
             let _ = writeln!(md, "- {} {} (profile does not state: {})", n.control_id, n.title, n.missing.join(", "));
+        }
+    }
+    if a.not_selected.iter().any(|n| n.not_applicable.is_some()) {
+        md.push_str("\n## Not applicable to this variant\n\n");
+        for n in &a.not_selected {
+            if let Some(why) = &n.not_applicable {
+                let _ = writeln!(md, "- {} {}: {why}", n.control_id, n.title);
+            }
         }
     }
     md

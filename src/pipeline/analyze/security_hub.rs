@@ -84,6 +84,15 @@ pub fn coverage(knowledge: &Knowledge, profile: &Profile, plan: &Plan, service_i
                 entry.controls = vec![c.id.clone()];
                 entry.detail =
                     Some(format!("{} is not selected: the profile does not state {}", c.id, missing.join(", ")));
+            } else if let Some(why) = plan.controls.security_hub_not_applicable.get(&sh.id) {
+                entry.status = Status::NotSelected;
+                entry.reason = Some(ReasonKind::Variant);
+                entry.detail = Some(why.clone());
+            } else if let Some(n) = plan.controls.not_applicable.iter().find(|n| n.security_hub.contains(&sh.id)) {
+                entry.status = Status::NotSelected;
+                entry.reason = Some(ReasonKind::Variant);
+                entry.controls = vec![n.control_id.clone()];
+                entry.detail = Some(format!("{} does not apply: {}", n.control_id, n.reason));
             } else if let Some(r) = knowledge.security_hub_reason(&sh.id) {
                 entry.status = Status::NotSelected;
                 entry.reason = Some(r.reason);

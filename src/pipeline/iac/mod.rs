@@ -4,6 +4,7 @@
 //! the Config, EventBridge and Guard rules from `controls` (never rendered twice).
 //! Nothing is published unless the templates pass the in-run verification (`verify.rs`).
 
+mod roles;
 mod verify;
 
 use serde_json::Value;
@@ -61,6 +62,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let output = IacOutput {
         resource_types,
         terraform_resource_types: core_tf.resources.iter().map(|r| r.kind.clone()).collect(),
+        service_roles: roles::service_roles(&template),
         checks,
     };
     Ok(StageOutput::new(&output, artifacts))

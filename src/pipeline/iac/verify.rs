@@ -102,7 +102,8 @@ pub fn terraform(catalog: &Catalog, resources: &[TfResource], checks: &mut Check
             continue;
         };
         checks.pass("terraform_resource_exists", &r.kind);
-        for path in &r.paths {
+        // `depends_on` is a meta-argument of every resource, not in any provider schema.
+        for path in r.paths.iter().filter(|p| p.as_slice() != ["depends_on"]) {
             let parts: Vec<&str> = path.iter().map(String::as_str).collect();
             let ok = schema.has_path(&parts);
             let subject = format!("{}.{}", r.kind, path.join("."));

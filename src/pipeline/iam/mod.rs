@@ -11,6 +11,7 @@ mod names;
 mod personas;
 mod policy;
 mod render;
+mod service_roles;
 mod verify;
 
 pub use classify::{Classification, RiskFlags};
@@ -45,6 +46,9 @@ fn deployed_types(input: &StageInput<'_>, knowledge: &IamKnowledge) -> Result<(V
     let all = service.map(|s| catalog.resource_types_of(s).map(|(n, _)| n.clone()).collect()).unwrap_or_default();
     Ok((all, "catalog (every type of the service's namespaces)"))
 }
+
+/// The combined size of a role's inline policies IAM accepts (10,240 characters).
+const ROLE_INLINE_LIMIT: usize = 10_240;
 
 /// One persona's artifacts: `iam-policy-<name>.json`, then `-2`, `-3` … when split.
 fn artifact_names(stem: &str, count: usize) -> Vec<String> {
@@ -139,12 +143,50 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         guardrail_docs.artifacts.extend(rcp.artifacts);
     }
     artifacts.extend(guardrail_docs.artifacts);
+    let roles = input.read_optional::<IacOutput>()?.map(|i| i.service_roles).unwrap_or_default();
+    let mut role_summaries = Vec::new();
+    let mut role_statements = Vec::new();
+    for role in roles {
+        let (statements, unplaced) = service_roles::statements(catalog, &role, partition);
+        let stem = service_roles::stem(&role);
+        let doc = PolicyDocument::new(statements.clone());
+        let name = format!("{stem}.json");
+        verifier.service_role(
+            &Subject { artifact: &name, document: &doc, limit: ROLE_INLINE_LIMIT },
+            &role.assumed_by,
+            &unplaced,
+        );
+        let mut actions: Vec<String> = statements.iter().flat_map(|s| s.action.iter().cloned()).collect();
+        actions.sort();
+        actions.dedup();
+        role_summaries.push(service_roles::ServiceRoleSummary {
+            documents: vec![DocumentSummary {
+                artifact: name.clone(),
+                size: doc.size(),
+                limit: ROLE_INLINE_LIMIT,
+                statements: doc.statement.len(),
+            }],
+            logical_id: role.logical_id,
+            assumed_by: role.assumed_by,
+            used_by: role.used_by,
+            policies: role.policies,
+            actions,
+            unplaced,
+        });
+        artifacts.push(Artifact::json(&name, &doc));
+        role_statements.extend(statements);
+    }
     for t in &handlers.unknown_types {
         verifier.unknown_type(t);
     }
     let checks = verifier.finish();
 
-    let statements = personas.iter().flat_map(|p| p.statements.iter()).chain(&guardrails.scp).chain(&guardrails.rcp);
+    let statements = personas
+        .iter()
+        .flat_map(|p| p.statements.iter())
+        .chain(&guardrails.scp)
+        .chain(&guardrails.rcp)
+        .chain(&role_statements);
     let parameters = arn::describe(&parameter_names(statements), input.profile);
     let model = IamModel {
         catalog_version: catalog.version(),
@@ -154,6 +196,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         classification: &classes,
         deployer: DeployerSummary { resource_types: &types, resource_types_source: types_source, handlers: &handlers },
         guardrails: GuardrailSummary { documents: guardrail_docs.summaries, omitted: guardrails.omitted.clone() },
+        service_roles: role_summaries,
         parameters,
         notes: model::NOTES.to_vec(),
     };
@@ -179,6 +222,11 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
         deployer_resource_types: types.clone(),
         dropped_handler_permissions: handlers.dropped.len(),
         parameters: model.parameters.iter().map(|p| p.name.clone()).collect(),
+        service_roles: model
+            .service_roles
+            .iter()
+            .flat_map(|r| r.documents.iter().map(|d| d.artifact.clone()))
+            .collect(),
         checks,
     };
     Ok(StageOutput::new(&output, artifacts))

@@ -67,17 +67,20 @@ pub struct IamModel<'a> {
     pub classification: &'a [Classification],
     pub deployer: DeployerSummary<'a>,
     pub guardrails: GuardrailSummary,
+    /// Roles `template.yaml` creates for the service itself, with exactly its policies.
+    pub service_roles: Vec<super::service_roles::ServiceRoleSummary>,
     pub parameters: Vec<Parameter>,
     /// The rules behind the choices, stated once for reviewers.
     pub notes: Vec<&'static str>,
 }
 
-pub const NOTES: [&str; 5] = [
+pub const NOTES: [&str; 6] = [
     "Resource ARNs are the catalog's ARN formats; ${Name} parts are template parameters (Fn::Sub / templatefile syntax) listed under parameters.",
     "An Allow statement uses Resource \"*\" only for actions that accept no resource ARN (wildcard_resource_actions); no Allow statement has a wildcard action.",
     "Guardrail Deny statements may name a whole service as prefix:* (regions, TLS, networks); a Deny wildcard removes permissions and never grants any.",
     "Data-read actions (stored content, not configuration) are classified by name rules plus knowledge/iam/data-read.yaml; auditors and operators never get them.",
     "Deployer permissions come from the CloudFormation handler permissions of the deployed types; entries that are not IAM actions or belong to undeployed services are listed as dropped.",
+    "Service roles are read from template.yaml as rendered: the template's statements are shown as written; their document (iam-policy-service-role-*.json) names a template resource by its catalog ARN format, and each resource must be an instance of an ARN format of its actions. Resource \"*\" only for actions that take no resource ARN (X-Ray, Describe calls); the ENI actions are scoped to the account and region because Lambda creates the interfaces at run time.",
 ];
 
 /// Counts per access level and per flag, for the summary table.

@@ -16,6 +16,49 @@ fn code_list(items: &[String]) -> String {
     if items.is_empty() { "none".into() } else { items.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ") }
 }
 
+/// Roles the template creates, each statement as the template grants it.
+fn service_roles(out: &mut String, roles: &[super::service_roles::ServiceRoleSummary]) {
+    if roles.is_empty() {
+        return;
+    }
+    out.push_str("## Service roles (created by template.yaml)\n\n");
+    for r in roles {
+        let _ = writeln!(
+            out,
+            "### {}\n\nAssumed by {}; used by {}.\n",
+            r.logical_id,
+            code_list(&r.assumed_by),
+            code_list(&r.used_by)
+        );
+        out.push_str("| policy | defined in | actions | resources |\n|---|---|---|---|\n");
+        for p in &r.policies {
+            for s in &p.statements {
+                let actions: Vec<String> = list(&s["Action"]);
+                let resources: Vec<String> = list(&s["Resource"]);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    p.name,
+                    p.defined_in,
+                    code_list(&actions),
+                    code_list(&resources)
+                );
+            }
+        }
+        out.push('\n');
+        documents_table(out, &r.documents);
+    }
+}
+
+/// Strings of a policy field, intrinsics as their JSON text.
+fn list(v: &serde_json::Value) -> Vec<String> {
+    let items = match v {
+        serde_json::Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    items.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), String::from)).collect()
+}
+
 pub fn markdown(model: &IamModel<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# IAM model: {}\n\nCatalog version `{}`.\n", model.service, model.catalog_version);
@@ -64,6 +107,7 @@ pub fn markdown(model: &IamModel<'_>) -> String {
     }
     out.push('\n');
 
+    service_roles(&mut out, &model.service_roles);
     out.push_str("## Guardrails\n\n");
     documents_table(&mut out, &model.guardrails.documents);
     for o in &model.guardrails.omitted {

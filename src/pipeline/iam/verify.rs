@@ -56,6 +56,48 @@ impl<'a> Verifier<'a> {
         }
     }
 
+    /// A role the template creates: like [`document`](Self::document), except that its
+    /// resources are the template's own (a log group of the function, ENIs of the
+    /// account), so each must be an instance of a catalog ARN format of its actions rather
+    /// than the format itself. `unplaced` are template resources no format could name.
+    pub fn service_role(&mut self, subject: &Subject<'_>, assumed_by: &[String], unplaced: &[String]) {
+        let what = format!("{} ({} of {} characters)", subject.artifact, subject.document.size(), subject.limit);
+        let fits = subject.document.size() <= subject.limit;
+        self.checks.record("iam_policy_size", what, fits, if fits { "" } else { "over the quota" });
+        let trusted = !assumed_by.is_empty() && assumed_by.iter().all(|p| p.ends_with(".amazonaws.com"));
+        let detail =
+            if trusted { String::new() } else { format!("trusts {assumed_by:?}, not only AWS service principals") };
+        self.checks.record("service_role_trusts_a_service", subject.artifact, trusted, detail);
+        for r in unplaced {
+            self.checks.fail(
+                "service_role_resource_arn",
+                subject.artifact,
+                format!("{r}: no ARN format of its actions"),
+            );
+        }
+        for statement in &subject.document.statement {
+            let at = format!("{}#{}", subject.artifact, statement.sid);
+            self.actions(statement);
+            self.wildcards(&at, statement);
+            self.conditions(&at, statement);
+            let formats: BTreeSet<String> = statement
+                .action
+                .iter()
+                .flat_map(|a| catalog_arns(self.catalog, a))
+                .map(|arn| localize(&arn, self.partition))
+                .collect();
+            let stray = statement
+                .resource
+                .iter()
+                .filter(|r| *r != "*")
+                .find(|r| !formats.iter().any(|f| super::service_roles::matches_format(r, f)));
+            match stray {
+                Some(r) => self.checks.fail("service_role_resource_arn", at, format!("{r} is no ARN of these actions")),
+                None => self.checks.pass("service_role_resource_arn", at),
+            }
+        }
+    }
+
     fn actions(&mut self, statement: &Statement) {
         for action in &statement.action {
             if !self.seen_actions.insert(action.clone()) {
