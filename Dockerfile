@@ -2,7 +2,8 @@
 # runtime (glibc, CA certificates, no shell, no package manager) running as the
 # non-root user 65532. The root filesystem can be read-only: the only writable
 # path is /tmp (mount a tmpfs or an ECS task volume there); on ECS the job table is
-# PostgreSQL and artifacts go to S3, so /tmp only holds the embedded defaults.
+# PostgreSQL (reached over TLS verified against /app/certs/rds-ca-g1.pem) and
+# artifacts go to S3, so /tmp only holds the embedded defaults.
 # No Docker engine runs in this project's CI: hadolint lints this file, checkov scans it.
 
 FROM rust:1.95-slim-bookworm AS build
@@ -25,6 +26,9 @@ COPY --from=build /out/seccfg /usr/local/bin/seccfg
 # The knowledge catalog is baked in (read-only, hashes checked at start-up).
 COPY --chown=0:0 data ./data
 COPY --chown=0:0 knowledge ./knowledge
+# RDS root CAs for sslmode=verify-full, committed (scripts/refresh-rds-ca makes them from a
+# pinned npm package): the build downloads nothing.
+COPY --chown=0:0 deploy/certs/rds-ca-g1.pem ./certs/rds-ca-g1.pem
 ENV SECCFG_BIND=0.0.0.0:8080 \
     SECCFG_CATALOG_DIR=/app/data \
     SECCFG_KNOWLEDGE_DIR=/app/knowledge \

@@ -127,7 +127,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate(config) => {
             init_logging(false)?;
-            store::connect(&config.database_url).await?.migrate().await?;
+            connect(&config).await?.migrate().await?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
@@ -157,10 +157,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn keys(command: KeysCommand, config: &StoreConfig) -> anyhow::Result<ExitCode> {
-    let store = store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
-    store.migrate().await?;
+    let store = connect(config).await?;
+    if config.migrate {
+        store.migrate().await?;
+    }
     match command {
         KeysCommand::Create { name, role } => {
             let Some(role) = seccfg::auth::Role::parse(&role) else {
@@ -226,10 +226,10 @@ fn init_logging(json: bool) -> anyhow::Result<()> {
 /// Opens the app; `bulk` schedules what it submits as bulk work (the one-shot CLI).
 async fn open(config: &StoreConfig, bulk: bool) -> anyhow::Result<Arc<App>> {
     let knowledge = Arc::new(Knowledge::load_default()?);
-    let store = store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
-    store.migrate().await?;
+    let store = connect(config).await?;
+    if config.migrate {
+        store.migrate().await?;
+    }
     let artifacts = store::artifacts::open(config).await.map_err(|e| anyhow::anyhow!("SECCFG_ARTIFACT_URL: {e}"))?;
     let mut app = App::new(store, artifacts, knowledge);
     if bulk {
@@ -244,6 +244,22 @@ async fn open(config: &StoreConfig, bulk: bool) -> anyhow::Result<Arc<App>> {
     }
     let advisor = seccfg::advisor::Advisor::from_settings(&config.advisor, &config.aws, app.store.clone()).await;
     Ok(Arc::new(app.with_advisor(advisor.map(Arc::new))))
+}
+
+/// The configured store, logging in with RDS IAM tokens when asked.
+async fn connect(config: &StoreConfig) -> anyhow::Result<Arc<dyn store::Store>> {
+    let iam = if config.database_iam_auth {
+        let sdk = seccfg::aws::sdk_config(&config.aws).await;
+        let credentials =
+            sdk.credentials_provider().context("SECCFG_DATABASE_IAM_AUTH: no AWS credentials provider")?;
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        Some(store::rds_iam::IamLogin { region, credentials })
+    } else {
+        None
+    };
+    store::connect_with(&config.database_url, iam)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&config.database_url)))
 }
 
 /// Hides the password in a database URL before it is printed.

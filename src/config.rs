@@ -27,6 +27,17 @@ pub struct StoreConfig {
     #[arg(long, env = "SECCFG_LIBRARY_URL")]
     pub library_url: Option<String>,
 
+    /// Log in to PostgreSQL with RDS IAM tokens (the URL's user, host and port; the
+    /// region and credentials of the AWS provider chain) instead of a password.
+    /// Pair it with `sslmode=verify-full&sslrootcert=<RDS CA bundle>` in the URL.
+    #[arg(long, env = "SECCFG_DATABASE_IAM_AUTH", default_value_t = false, action = clap::ArgAction::Set)]
+    pub database_iam_auth: bool,
+
+    /// Apply pending migrations at start-up. Off for a user that may not change the
+    /// schema (the RDS application user): `seccfg migrate` then runs as the migration owner.
+    #[arg(long, env = "SECCFG_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
+
     #[command(flatten)]
     pub aws: crate::aws::AwsSettings,
 

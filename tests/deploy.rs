@@ -3,8 +3,10 @@
 //! catalog (the same `TerraformBlock::has_path` check generated bundles pass), every
 //! IAM action the roles grant exists in the catalog, and every variable validation is
 //! evaluated with hcl-rs against good and bad configurations: a prod configuration
-//! that turns off deletion protection or Multi-AZ is refused. The task role's S3,
-//! DynamoDB and Bedrock actions are exactly those the AWS SDK calls in src/ need.
+//! that turns off deletion protection or Multi-AZ is refused. Each grant of the task
+//! role (action on its resource, KMS keys per service) has a call site in src/ or in
+//! the collector's configuration, and each call site a grant. The RDS CA bundle the
+//! image bakes in parses as trust anchors.
 
 mod common;
 
@@ -171,6 +173,35 @@ fn iam_actions_granted_to_the_tasks_exist() {
 const SDKS: [(&str, &str); 3] =
     [("aws_sdk_s3", "s3"), ("aws_sdk_dynamodb", "dynamodb"), ("aws_sdk_bedrockruntime", "bedrock")];
 
+/// The files that call AWS, each with the resource its calls act on. A file that uses
+/// an SDK and is not listed fails the check: its calls need a target and a grant.
+const CALL_SITES: [(&str, Target); 5] = [
+    ("src/store/artifacts/s3.rs", Target::ArtifactBucket),
+    ("src/intake/mod.rs", Target::IntakeBuckets),
+    ("src/library/dynamodb.rs", Target::LibraryTable),
+    ("src/advisor/converse.rs", Target::AdvisorModels),
+    ("src/store/rds_iam.rs", Target::AppDatabaseUser),
+];
+
+/// What a task-role grant acts on, recognised from its `resources` (and, for KMS keys,
+/// the `kms:ViaService` condition: the key is usable only through that service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    ArtifactBucket,
+    IntakeBuckets,
+    LibraryTable,
+    AdvisorModels,
+    AppDatabaseUser,
+    /// The objects CMK through S3: the artifact bucket's SSE-KMS key (s3.tf).
+    ArtifactKeyViaS3,
+    /// The objects CMK through DynamoDB: the library table's SSE-KMS key (dynamodb.tf).
+    LibraryKeyViaDynamoDb,
+    /// The intake buckets' keys (intake_kms_key_arns) through S3.
+    IntakeKeysViaS3,
+    CollectorMetricsLogGroup,
+    XRay,
+}
+
 /// Operations whose IAM action has another name (AWS Service Authorization Reference):
 /// HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket, Converse by
 /// bedrock:InvokeModel; a TransactWriteItems call needs the action of each item it
@@ -186,23 +217,25 @@ const RENAMED: [(&str, Option<&str>); 5] = [
 /// Calls in src/ that the deployed service never makes.
 const NOT_AT_RUN_TIME: [(&str, &str); 1] = [("create_table", "test set-up; Terraform creates the library table")];
 
+/// The collector sidecar's calls (ADOT, configured in ecs.tf): the `awsemf` exporter
+/// writes metric log events, the `awsxray` exporter sends trace segments and reads sampling.
+const COLLECTOR: [(&str, Target, &[&str]); 2] = [
+    (
+        "awsemf",
+        Target::CollectorMetricsLogGroup,
+        &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+    ),
+    (
+        "awsxray",
+        Target::XRay,
+        &["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+    ),
+];
+
+type Grants = std::collections::BTreeSet<(Target, String)>;
+
 fn pascal(snake: &str) -> String {
     snake.split('_').map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect()
-}
-
-/// The text of every Rust file under src/.
-fn source_files() -> Vec<String> {
-    let (mut stack, mut texts) = (vec![common::repo("src")], Vec::new());
-    while let Some(dir) = stack.pop() {
-        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                texts.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    texts
 }
 
 /// The IAM actions one file's calls of `sdk` need: a zero-argument method call named like
@@ -230,37 +263,198 @@ fn actions_in(text: &str, sdk: &str, prefix: &str) -> Vec<String> {
     needed
 }
 
-/// Every IAM action the AWS SDK calls in src/ need.
-fn actions_called_in_src() -> std::collections::BTreeSet<String> {
-    let mut needed = std::collections::BTreeSet::new();
-    for text in source_files() {
+/// The KMS grants a data-plane action needs on an SSE-KMS resource (AWS docs "Using
+/// SSE-KMS" for S3 and "Encryption at rest" for DynamoDB): reading decrypts the data key,
+/// writing generates one. S3 only encrypts on a put; DynamoDB on every item write.
+fn kms_for(target: Target, action: &str) -> Vec<(Target, &'static str)> {
+    let reads = ["s3:GetObject", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"];
+    let writes = ["s3:PutObject", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
+    let key = match target {
+        Target::ArtifactBucket => Target::ArtifactKeyViaS3,
+        Target::LibraryTable => Target::LibraryKeyViaDynamoDb,
+        Target::IntakeBuckets => Target::IntakeKeysViaS3,
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    if reads.contains(&action) {
+        out.push((key, "kms:Decrypt"));
+    }
+    if writes.contains(&action) {
+        out.push((key, "kms:GenerateDataKey"));
+    }
+    out
+}
+
+/// Every (target, action) the service's calls need: the SDK calls of each call site,
+/// the KMS use those imply, the RDS IAM login, and the collector's exporters.
+fn grants_needed() -> Grants {
+    let mut needed = Grants::new();
+    let mut unlisted = Vec::new();
+    for path in source_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rel = path.strip_prefix(common::repo("")).unwrap().to_string_lossy().replace('\\', "/");
+        let uses_sdk = SDKS.iter().any(|(sdk, _)| text.contains(&format!("use {sdk}")));
+        let signs_rds_token = text.contains(".name(\"rds-db\")");
+        let Some((_, target)) = CALL_SITES.iter().find(|(f, _)| *f == rel) else {
+            if uses_sdk || signs_rds_token {
+                unlisted.push(rel);
+            }
+            continue;
+        };
         for (sdk, prefix) in SDKS.iter().filter(|(sdk, _)| text.contains(&format!("use {sdk}"))) {
-            needed.extend(actions_in(&text, sdk, prefix));
+            for action in actions_in(&text, sdk, prefix) {
+                for (key, kms) in kms_for(*target, &action) {
+                    needed.insert((key, kms.to_string()));
+                }
+                needed.insert((*target, action));
+            }
         }
+        if signs_rds_token {
+            needed.insert((*target, "rds-db:connect".into()));
+        }
+    }
+    assert!(unlisted.is_empty(), "files calling AWS without a CALL_SITES entry: {unlisted:?}");
+    let ecs = std::fs::read_to_string(common::repo("deploy/terraform/ecs.tf")).unwrap();
+    for (exporter, target, actions) in COLLECTOR {
+        assert!(ecs.contains(&format!("exporters = [\"{exporter}\"]")), "the collector uses {exporter}");
+        needed.extend(actions.iter().map(|a| (target, a.to_string())));
     }
     needed
 }
 
-/// Actions of the S3, DynamoDB and Bedrock statements of the task role in iam.tf.
-fn task_role_actions() -> std::collections::BTreeSet<String> {
-    let text = std::fs::read_to_string(common::repo("deploy/terraform/iam.tf")).unwrap();
-    let start = text.find("data \"aws_iam_policy_document\" \"task\"").expect("the task role's policy");
-    let end = text[start..].find("\nresource ").map_or(text.len(), |i| start + i);
-    let quoted = regex::Regex::new(r#""((?:s3|dynamodb|bedrock):[A-Z][A-Za-z0-9]*)""#).unwrap();
-    quoted.captures_iter(&text[start..end]).map(|c| c[1].to_string()).collect()
+/// Paths of every Rust file under src/.
+fn source_files() -> Vec<std::path::PathBuf> {
+    let (mut stack, mut files) = (vec![common::repo("src")], Vec::new());
+    while let Some(dir) = stack.pop() {
+        for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// The target of one statement of the task policy, from its resources and condition.
+fn target_of(resources: &str, via: &str) -> Option<Target> {
+    let via_s3 = via.contains("s3.${var.region}") && !via.contains("dynamodb");
+    let via_dynamodb = via.contains("dynamodb.${var.region}") && !via.contains("s3.");
+    Some(match resources {
+        r if r.contains("aws_kms_key.this[\"objects\"]") && via_s3 => Target::ArtifactKeyViaS3,
+        r if r.contains("aws_kms_key.this[\"objects\"]") && via_dynamodb => Target::LibraryKeyViaDynamoDb,
+        r if r.contains("var.intake_kms_key_arns") && via_s3 => Target::IntakeKeysViaS3,
+        r if r.contains("aws_s3_bucket.artifacts.arn") => Target::ArtifactBucket,
+        r if r.contains("var.intake_bucket_names") => Target::IntakeBuckets,
+        r if r.contains("aws_dynamodb_table.library.arn") => Target::LibraryTable,
+        r if r.contains(":foundation-model/") => Target::AdvisorModels,
+        r if r.contains(":dbuser:${aws_db_instance.this.resource_id}/${var.db_app_user}") => Target::AppDatabaseUser,
+        r if r.contains("aws_cloudwatch_log_group.metrics.arn") => Target::CollectorMetricsLogGroup,
+        r if r.replace(char::is_whitespace, "") == "[\"*\"]" => Target::XRay,
+        _ => return None,
+    })
+}
+
+/// Every (target, action) the task role in `iam_tf` grants; a statement whose resources
+/// are not recognised fails the check.
+fn grants_given(iam_tf: &str) -> Grants {
+    let body: Body = hcl::from_str(iam_tf).unwrap();
+    let task = body
+        .blocks()
+        .find(|b| b.identifier() == "data" && b.labels().iter().any(|l| l.as_str() == "task"))
+        .expect("the task role's policy document");
+    let mut statements: Vec<&Body> =
+        task.body().blocks().filter(|b| b.identifier() == "statement").map(Block::body).collect();
+    for dynamic in task.body().blocks().filter(|b| b.identifier() == "dynamic") {
+        statements.extend(dynamic.body().blocks().filter(|b| b.identifier() == "content").map(Block::body));
+    }
+    let attr = |b: &Body, k: &str| b.attributes().find(|a| a.key() == k).map(|a| format!("{}", a.expr()));
+    let quoted = regex::Regex::new(r#""([a-z0-9-]+:[A-Za-z]+)""#).unwrap();
+    let mut granted = Grants::new();
+    for statement in statements {
+        let resources = attr(statement, "resources").expect("resources");
+        let via = statement
+            .blocks()
+            .filter(|c| {
+                c.identifier() == "condition" && attr(c.body(), "variable").as_deref() == Some("\"kms:ViaService\"")
+            })
+            .filter_map(|c| attr(c.body(), "values"))
+            .collect::<String>();
+        let target = target_of(&resources, &via)
+            .unwrap_or_else(|| panic!("task role: unrecognised resources {resources} (via {via:?})"));
+        let actions = attr(statement, "actions").expect("actions");
+        granted.extend(quoted.captures_iter(&actions).map(|c| (target, c[1].to_string())));
+    }
+    granted
+}
+
+fn iam_tf() -> String {
+    std::fs::read_to_string(common::repo("deploy/terraform/iam.tf")).unwrap()
 }
 
 #[test]
 fn the_task_role_grants_exactly_the_aws_calls_seccfg_makes() {
-    let needed = actions_called_in_src();
-    assert!(needed.contains("s3:PutObject") && needed.contains("dynamodb:Query"), "the scan finds calls: {needed:?}");
-    let granted = task_role_actions();
+    let needed = grants_needed();
+    for must in [
+        (Target::ArtifactBucket, "s3:PutObject"),
+        (Target::IntakeBuckets, "s3:GetObject"),
+        (Target::LibraryTable, "dynamodb:Query"),
+        (Target::ArtifactKeyViaS3, "kms:GenerateDataKey"),
+        (Target::LibraryKeyViaDynamoDb, "kms:Decrypt"),
+        (Target::IntakeKeysViaS3, "kms:Decrypt"),
+        (Target::AppDatabaseUser, "rds-db:connect"),
+    ] {
+        assert!(needed.contains(&(must.0, must.1.to_string())), "the scan finds {must:?}: {needed:?}");
+    }
+    let granted = grants_given(&iam_tf());
     let missing: Vec<_> = needed.difference(&granted).collect();
     let unused: Vec<_> = granted.difference(&needed).collect();
     assert!(
         missing.is_empty() && unused.is_empty(),
-        "task role in deploy/terraform/iam.tf: missing {missing:?} (called in src/), unused {unused:?}"
+        "task role in deploy/terraform/iam.tf: missing {missing:?} (called), unused {unused:?} (no call site)"
     );
+}
+
+#[test]
+fn the_task_role_check_fails_on_a_wrong_role() {
+    let needed = grants_needed();
+    let iam = iam_tf();
+    // A KMS action dropped, an S3 grant moved to the wrong bucket, a key usable through
+    // the wrong service, an extra action: each is caught.
+    let mutations = [
+        (
+            "actions   = [\"kms:Decrypt\", \"kms:GenerateDataKey\"]\n    resources = [aws_kms_key.this[\"objects\"].arn]",
+            "actions   = [\"kms:Decrypt\"]\n    resources = [aws_kms_key.this[\"objects\"].arn]",
+            false,
+        ),
+        (
+            "for b in var.intake_bucket_names : \"arn:${local.partition}:s3:::${b}/*\"",
+            "\"${aws_s3_bucket.artifacts.arn}/intake/*\"",
+            false,
+        ),
+        (
+            "values   = [\"dynamodb.${var.region}.amazonaws.com\"]",
+            "values   = [\"s3.${var.region}.amazonaws.com\"]",
+            false,
+        ),
+        (
+            "\"dynamodb:Query\", \"dynamodb:Scan\"",
+            "\"dynamodb:Query\", \"dynamodb:Scan\", \"dynamodb:DeleteItem\"",
+            false,
+        ),
+        // A login for any database user is not a recognised grant at all.
+        ("/${var.db_app_user}", "/*", true),
+    ];
+    assert_eq!(grants_given(&iam), needed, "the unchanged role passes");
+    for (from, to, refused) in mutations {
+        assert!(iam.contains(from), "mutation source {from:?} is in iam.tf");
+        let mutated = iam.replacen(from, to, 1);
+        match std::panic::catch_unwind(|| grants_given(&mutated)) {
+            Ok(granted) => assert!(!refused && granted != needed, "mutation {from:?} → {to:?} went unnoticed"),
+            Err(_) => assert!(refused, "mutation {from:?} → {to:?} should be a difference, not unrecognised"),
+        }
+    }
 }
 
 // --- Variable validations, evaluated -------------------------------------------------------
@@ -427,4 +621,42 @@ fn malformed_inputs_are_refused() {
         let got = refused(&with(prod(), &[(name, value.clone())]));
         assert!(got.contains(&name.to_string()), "{name} = {value} was accepted (refused: {got:?})");
     }
+}
+
+// --- TLS to the database -----------------------------------------------------------------
+
+/// The service verifies the database (`sslmode=verify-full`) against the RDS root CAs
+/// the image bakes in: the file parses as trust anchors the way sqlx loads it, holds the
+/// G1 root of the family `ca_cert_identifier` names, and the path the task definitions
+/// give is where the Dockerfile puts it.
+#[test]
+fn the_database_is_reached_with_verify_full_against_the_baked_in_rds_cas() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(common::repo("deploy/certs/rds-ca-g1.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.expect("a PEM certificate")).expect("a usable trust anchor");
+    }
+    assert!(roots.len() >= 30, "only {} RDS roots", roots.len());
+    let text = String::from_utf8(pem).unwrap();
+    let rds = std::fs::read_to_string(common::repo("deploy/terraform/rds.tf")).unwrap();
+    assert!(rds.contains("ca_cert_identifier     = \"rds-ca-rsa2048-g1\""));
+    assert!(text.contains("# CN=Amazon RDS eu-west-1 Root CA RSA2048 G1"));
+
+    let dockerfile = std::fs::read_to_string(common::repo("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("COPY --chown=0:0 deploy/certs/rds-ca-g1.pem ./certs/rds-ca-g1.pem"));
+    assert!(dockerfile.contains("WORKDIR /app"));
+    let dockerignore = std::fs::read_to_string(common::repo(".dockerignore")).unwrap();
+    assert!(dockerignore.lines().any(|l| l == "!deploy/certs/rds-ca-g1.pem"), "the build context has the CA file");
+    let ecs = std::fs::read_to_string(common::repo("deploy/terraform/ecs.tf")).unwrap();
+    assert!(ecs.contains("db_tls = \"sslmode=verify-full&sslrootcert=/app/certs/rds-ca-g1.pem\""));
+    assert_eq!(ecs.matches("?${local.db_tls}\"").count(), 2, "the service and the migrate task both verify");
+    assert!(!ecs.contains("sslmode=require"));
+    // The service logs in as the application user with IAM tokens, never as the master user.
+    assert!(ecs.contains("postgres://${var.db_app_user}@"));
+    assert!(ecs.contains("{ name = \"SECCFG_DATABASE_IAM_AUTH\", value = \"true\" }"));
+    let service = &ecs[ecs.find("resource \"aws_ecs_task_definition\" \"this\"").unwrap()..];
+    let service = &service[..service.find("\nresource ").unwrap()];
+    assert!(!service.contains("PGPASSWORD") && !service.contains("master_user_secret"), "no password in the service");
 }

@@ -3,7 +3,9 @@
 //! protobuf with opentelemetry-proto). An incoming W3C traceparent becomes the
 //! request span's parent, an unparseable one is ignored and the request served,
 //! each stage attempt has one span linked to the request span that created the
-//! run, and the resource carries the semantic-convention attributes.
+//! run, and the resource carries the semantic-convention attributes. The same
+//! receiver behind TLS (a test-only CA in tests/fixtures/otlp-tls) gets spans over
+//! `https://` when `OTEL_EXPORTER_OTLP_CERTIFICATE` names that CA, and none without it.
 
 mod common;
 
@@ -45,6 +47,47 @@ fn attrs(kvs: &[KeyValue]) -> HashMap<String, String> {
 
 /// An OTLP/HTTP receiver: POST /v1/traces with a protobuf ExportTraceServiceRequest.
 async fn receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
+    let (app, received) = receiver_app();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, received)
+}
+
+/// The same receiver behind TLS only, with the test-only server certificate.
+async fn tls_receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = common::repo("tests/fixtures/otlp-tls");
+    let certs: Vec<_> = CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (app, received) = receiver_app();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, received)
+}
+
+fn receiver_app() -> (axum::Router, Arc<Mutex<Received>>) {
     let received = Arc::new(Mutex::new(Received::default()));
     let sink = received.clone();
     let app = axum::Router::new().route(
@@ -67,10 +110,7 @@ async fn receiver() -> (SocketAddr, Arc<Mutex<Received>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, received)
+    (app, received)
 }
 
 /// One HTTP/1.1 exchange over a plain socket; returns the status and the body.
@@ -187,4 +227,87 @@ fn exercise(addr: SocketAddr, received: &Arc<Mutex<Received>>) {
     }
     assert_eq!(r.resource.get("service.name").map(String::as_str), Some("seccfg"));
     assert_eq!(r.resource.get("deployment.environment.name").map(String::as_str), Some("test"));
+}
+
+/// `serve` (API only) exporting to `endpoint`, with extra environment.
+fn serve_exporting(
+    addr: SocketAddr,
+    dir: &std::path::Path,
+    endpoint: &str,
+    env: &[(&str, String)],
+) -> std::process::Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seccfg"));
+    command
+        .arg("serve")
+        .current_dir(common::repo(""))
+        .env("SECCFG_BIND", addr.to_string())
+        .env("SECCFG_DATABASE_URL", format!("sqlite:{}", dir.join("db").display()))
+        .env("SECCFG_ARTIFACT_DIR", dir.join("artifacts"))
+        .env("SECCFG_WORKERS", "0")
+        .env("SECCFG_LOG", "warn")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env_remove("OTEL_EXPORTER_OTLP_CERTIFICATE")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE")
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.spawn().unwrap()
+}
+
+/// Requests `GET /v1/catalog` until the server answers, then waits up to `seconds`
+/// for the receiver to hold a span of it.
+fn catalog_span_arrives(addr: SocketAddr, received: &Arc<Mutex<Received>>, seconds: u64) -> bool {
+    wait_until("the server", 60, || TcpStream::connect(addr).is_ok());
+    assert_eq!(http(addr, "GET", "/v1/catalog", &[], "").0, 200);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if received.lock().unwrap().spans.iter().any(|s| s.name == "GET /v1/catalog") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_export_over_https_to_a_collector_with_a_private_ca() {
+    let (otlp, received) = tls_receiver().await;
+    let endpoint = format!("https://localhost:{}", otlp.port());
+    let ca = common::repo("tests/fixtures/otlp-tls/ca.pem").display().to_string();
+    for (trusted, env) in [(true, vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone())]), (false, vec![])] {
+        received.lock().unwrap().spans.clear();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = serve_exporting(addr, dir.path(), &endpoint, &env);
+        let sink = received.clone();
+        // Without the CA the exporter must refuse the receiver's certificate: no span in 5 s.
+        let wait = if trusted { 30 } else { 5 };
+        let arrived = tokio::task::spawn_blocking(move || catalog_span_arrives(addr, &sink, wait)).await;
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let arrived = arrived.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        assert_eq!(arrived, trusted, "span over https with the test CA trusted: {trusted}");
+    }
+}
+
+#[test]
+fn a_missing_otlp_ca_file_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let missing = dir.path().join("no-such-ca.pem").display().to_string();
+    let mut server =
+        serve_exporting(addr, dir.path(), "https://localhost:4318", &[("OTEL_EXPORTER_OTLP_CERTIFICATE", missing)]);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "serve kept running with a missing CA file");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
 }

@@ -110,14 +110,22 @@ locals {
     { name = "SECCFG_BIND", value = "0.0.0.0:8080" },
     { name = "SECCFG_WORKERS", value = tostring(var.workers_per_task) },
     { name = "SECCFG_AUTH", value = "required" },
-    { name = "SECCFG_DATABASE_URL", value = "postgres://${aws_db_instance.this.username}@${aws_db_instance.this.address}:5432/seccfg?sslmode=require" },
+    { name = "SECCFG_DATABASE_URL", value = "postgres://${var.db_app_user}@${aws_db_instance.this.address}:5432/seccfg?${local.db_tls}" },
+    { name = "SECCFG_DATABASE_IAM_AUTH", value = "true" },
+    { name = "SECCFG_MIGRATE", value = "false" },
+    { name = "AWS_REGION", value = var.region },
     { name = "SECCFG_ARTIFACT_URL", value = "s3://${aws_s3_bucket.artifacts.id}/artifacts" },
+    { name = "SECCFG_ARTIFACT_KMS_KEY_ID", value = aws_kms_key.this["objects"].arn },
     { name = "SECCFG_LIBRARY_URL", value = "dynamodb://${aws_dynamodb_table.library.name}" },
     { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://localhost:4318" },
     { name = "OTEL_SERVICE_NAME", value = var.name },
     { name = "OTEL_RESOURCE_ATTRIBUTES", value = "deployment.environment.name=${var.environment}" },
     ], length(var.bedrock_model_ids) > 0 ? [{ name = "SECCFG_BEDROCK_MODEL_ID", value = var.bedrock_model_ids[0] }] : [],
+    length(var.intake_bucket_names) > 0 ? [{ name = "SECCFG_INTAKE_BUCKETS", value = join(",", var.intake_bucket_names) }] : [],
   )
+  # TLS to RDS verified against the RDS root CAs baked into the image (deploy/certs/).
+  db_tls = "sslmode=verify-full&sslrootcert=/app/certs/rds-ca-g1.pem"
+
 }
 
 resource "aws_ecs_task_definition" "this" {
@@ -148,13 +156,9 @@ resource "aws_ecs_task_definition" "this" {
       privileged             = false
       portMappings           = [{ containerPort = 8080, protocol = "tcp" }]
       environment            = local.environment
-      secrets = [{
-        name      = "PGPASSWORD"
-        valueFrom = "${aws_db_instance.this.master_user_secret[0].secret_arn}:password::"
-      }]
-      mountPoints     = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
-      stopTimeout     = 60
-      linuxParameters = { initProcessEnabled = true, capabilities = { drop = ["ALL"] } }
+      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+      stopTimeout            = 60
+      linuxParameters        = { initProcessEnabled = true, capabilities = { drop = ["ALL"] } }
       healthCheck = {
         command     = ["CMD", "/usr/local/bin/seccfg", "healthcheck"]
         interval    = 15
@@ -190,6 +194,49 @@ resource "aws_ecs_task_definition" "this" {
       }
     },
   ])
+}
+
+# The one-off migration task (docs/RUNBOOK.md, "Database users"): the same image as the
+# migration owner (the master user, password from its managed secret), run before a
+# release that adds migrations. It calls no AWS API, so it has no task role.
+resource "aws_ecs_task_definition" "migrate" {
+  family                   = "${local.name}-migrate"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 512
+  memory                   = 1024
+  execution_role_arn       = aws_iam_role.migrate_execution.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = "migrate"
+    image                  = var.image
+    essential              = true
+    command                = ["migrate"]
+    user                   = "65532:65532"
+    readonlyRootFilesystem = true
+    privileged             = false
+    environment = [
+      { name = "SECCFG_DATABASE_URL", value = "postgres://${aws_db_instance.this.username}@${aws_db_instance.this.address}:5432/seccfg?${local.db_tls}" },
+    ]
+    secrets = [{
+      name      = "PGPASSWORD"
+      valueFrom = "${aws_db_instance.this.master_user_secret[0].secret_arn}:password::"
+    }]
+    linuxParameters = { initProcessEnabled = true, capabilities = { drop = ["ALL"] } }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.app.name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = "migrate"
+      }
+    }
+  }])
 }
 
 resource "aws_ecs_service" "this" {

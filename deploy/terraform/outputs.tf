@@ -52,3 +52,13 @@ output "kms_key_arns" {
   description = "Customer managed keys by purpose."
   value       = { for k, v in aws_kms_key.this : k => v.arn }
 }
+
+output "migrate_task_definition" {
+  description = "One-off task that applies migrations as the migration owner (docs/RUNBOOK.md: database users)."
+  value       = aws_ecs_task_definition.migrate.arn
+}
+
+output "db_app_user" {
+  description = "PostgreSQL user the service logs in as with RDS IAM tokens (create it once: docs/RUNBOOK.md)."
+  value       = var.db_app_user
+}

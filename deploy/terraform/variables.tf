@@ -327,3 +327,33 @@ variable "queue_age_alarm_minutes" {
     error_message = "queue_age_alarm_minutes must be positive."
   }
 }
+
+variable "db_app_user" {
+  description = "PostgreSQL user the service logs in as with RDS IAM tokens (created once by the runbook's SQL); never the master user."
+  type        = string
+  default     = "seccfg_app"
+  validation {
+    condition     = length(regexall("^[a-z_][a-z0-9_]{0,62}$", var.db_app_user)) > 0 && var.db_app_user != "seccfg_admin"
+    error_message = "db_app_user must be a plain lower-case PostgreSQL user name other than the master user seccfg_admin."
+  }
+}
+
+variable "intake_bucket_names" {
+  description = "Buckets whose uploads the S3 intake (POST /v1/intake/s3-event) reads; the task role may only read their objects (empty = intake off)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for b in var.intake_bucket_names : length(regexall("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b)) > 0])
+    error_message = "intake_bucket_names must be S3 bucket names."
+  }
+}
+
+variable "intake_kms_key_arns" {
+  description = "KMS keys that encrypt the intake buckets' objects (SSE-KMS); the task role may decrypt through S3 with them only."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for k in var.intake_kms_key_arns : length(regexall("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", k)) > 0])
+    error_message = "intake_kms_key_arns must be KMS key ARNs."
+  }
+}

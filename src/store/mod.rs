@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 mod postgres;
+pub mod rds_iam;
 mod sql;
 mod sqlite;
 
@@ -31,6 +32,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("artifact storage error: {0}")]
     Artifact(String),
+    /// The database connection cannot be set up as configured (e.g. no AWS credentials for an RDS token).
+    #[error("database configuration: {0}")]
+    Config(String),
     /// An immutable artifact already holds different bytes.
     #[error("artifact '{0}' already exists with different content")]
     ArtifactExists(String),
@@ -317,6 +321,18 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_abort(&self, principal: &str, key: &str) -> StoreResult<()>;
     /// Every recorded stage execution (for audits and concurrency tests).
     async fn stage_attempts(&self, run_id: &str) -> StoreResult<Vec<(i64, i64, String, i64, Option<i64>)>>;
+}
+
+/// Opens the store the URL names, as [`connect`], logging in to PostgreSQL with
+/// RDS IAM tokens when `iam` is given (see [`rds_iam`]).
+pub async fn connect_with(url: &str, iam: Option<rds_iam::IamLogin>) -> StoreResult<Arc<dyn Store>> {
+    match iam {
+        Some(login) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::connect_iam(url, login).await?))
+        }
+        Some(_) => Err(StoreError::Config("IAM database authentication needs a postgres:// URL".into())),
+        None => connect(url).await,
+    }
 }
 
 /// Opens the store the URL names: `postgres://…` or `sqlite:…`.

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::sync::Arc;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::{StoreResult, sql::impl_store};
 
@@ -31,9 +33,24 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
-        let pool =
-            PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+        let pool = Self::pool_options().connect(url).await?;
         Ok(PostgresStore { pool })
+    }
+
+    /// Logs in with RDS IAM tokens (the URL's password, if any, is replaced) and keeps
+    /// the pool's token fresh; TLS settings (`sslmode=verify-full&sslrootcert=…`) come
+    /// from the URL as usual.
+    pub async fn connect_iam(url: &str, login: super::rds_iam::IamLogin) -> StoreResult<PostgresStore> {
+        let base: PgConnectOptions = url.parse()?;
+        let auth = Arc::new(super::rds_iam::RdsIamAuth::new(&base, login)?);
+        let options = super::rds_iam::with_token(&base, &auth).await?;
+        let pool = Self::pool_options().connect_with(options).await?;
+        super::rds_iam::keep_fresh(pool.clone(), base, auth);
+        Ok(PostgresStore { pool })
+    }
+
+    fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10))
     }
 
     pub(crate) const WRITE_BEGIN: &'static str = "BEGIN";

@@ -8,20 +8,29 @@
 //! `traceparent` becomes the request span's parent (an unparseable one is
 //! ignored), the request span's context is stored with the request, and each
 //! stage attempt's span carries a link to it. The exporter uses the hyper
-//! client the server already depends on (plain HTTP to a local collector, no
-//! second TLS stack); resource attributes follow the semantic conventions.
+//! client the server already depends on, with hyper-rustls (rustls on ring, the
+//! TLS stack sqlx, the AWS SDK and the OIDC client share) so an `https://`
+//! endpoint works: the server is verified against the system roots plus the PEM
+//! file named by `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` or
+//! `OTEL_EXPORTER_OTLP_CERTIFICATE` (the OpenTelemetry variables for a private CA).
+//! Resource attributes follow the semantic conventions.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -48,8 +57,11 @@ where
     if !configured() {
         return Ok(None);
     }
-    let exporter =
-        opentelemetry_otlp::SpanExporter::builder().with_http().with_protocol(Protocol::HttpBinary).build()?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(https_client()?)
+        .with_protocol(Protocol::HttpBinary)
+        .build()?;
     let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
         exporter,
         opentelemetry_sdk::runtime::Tokio,
@@ -60,6 +72,45 @@ where
     let _ = PROVIDER.set(provider);
     ENABLED.store(true, Ordering::Relaxed);
     Ok(Some(tracing_opentelemetry::layer().with_tracer(tracer)))
+}
+
+/// The exporter's HTTP client: plain HTTP or TLS (1.2+, rustls on ring), verifying
+/// the collector against the system roots and the configured extra CA file. The
+/// export timeout is `OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT` (ms, default 10 s), as the
+/// exporter's own client would use.
+fn https_client() -> anyhow::Result<opentelemetry_http::hyper::HyperClient<HttpsConnector<HttpConnector>>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(root_store()?)
+        .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+    let timeout = first_env(&["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"])
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_millis);
+    Ok(opentelemetry_http::hyper::HyperClient::new(https, timeout, None))
+}
+
+/// System roots (none is fine: a private CA file may be all there is) plus every
+/// certificate of the configured CA file, which must parse.
+fn root_store() -> anyhow::Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = first_env(&["OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"]) {
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(&path).map_err(|e| anyhow::anyhow!("OTLP CA file {path}: {e}"))? {
+            roots.add(cert.map_err(|e| anyhow::anyhow!("OTLP CA file {path}: {e}"))?)?;
+            added += 1;
+        }
+        anyhow::ensure!(added > 0, "OTLP CA file {path} holds no certificate");
+    }
+    Ok(roots)
+}
+
+/// The first of `names` that is set and not blank.
+fn first_env(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
 }
 
 /// Semantic-convention resource: `service.*`, `host.name`, `process.pid`, plus
