@@ -871,7 +871,8 @@ fn reference_to(catalog: &Catalog, property: &str, other: &str, kind: &str) -> O
         let ident = only.strip_prefix("/properties/")?;
         // `ACLName` is the ACL's identifier; `FirewallRuleGroupId` names a type identified by `Id`
         let own = ident == property && property.starts_with(type_short);
-        let prefixed = ["Id", "Name", "Arn", "Identifier"].contains(&ident) && property == format!("{type_short}{ident}");
+        let prefixed =
+            ["Id", "Name", "Arn", "Identifier"].contains(&ident) && property == format!("{type_short}{ident}");
         if own || prefixed {
             return Some((other.to_string(), json!({ "Ref": other })));
         }
