@@ -373,6 +373,11 @@ fn derived_templates_wire_resources_fill_list_minimums_and_leave_choices_to_the_
     let acl = memorydb.resources.iter().find(|r| r.kind == "AWS::MemoryDB::ACL").unwrap();
     assert_eq!(cluster.properties.get("ACLName"), Some(&serde_json::json!({ "Ref": acl.id })), "{cluster:?}");
     assert!(memorydb.parameters.iter().all(|p| !p.name.ends_with("ACLName") || p.name.starts_with(&acl.id)));
+    // Also one part of a composite identifier (UserPoolClient: UserPoolId + ClientId).
+    let cognito = controls("cognito-idp");
+    let client = cognito.resources.iter().find(|r| r.kind == "AWS::Cognito::UserPoolClient").unwrap();
+    let pool = cognito.resources.iter().find(|r| r.kind == "AWS::Cognito::UserPool").unwrap();
+    assert_eq!(client.properties.get("UserPoolId"), Some(&serde_json::json!({ "Ref": pool.id })), "{client:?}");
     // A list with a schema minimum gets that many elements (Route 53 Resolver: two IP addresses).
     let resolver = controls("route53resolver");
     let endpoint = resolver.resources.iter().find(|r| r.kind == "AWS::Route53Resolver::ResolverEndpoint");

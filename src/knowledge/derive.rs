@@ -814,7 +814,7 @@ fn wire_references(catalog: &Catalog, sc: &mut ServiceControls, derivation: &mut
             let list = string_list(schema, node);
             if read_only.contains(property.as_str())
                 || !(node["type"] == "string" || list)
-                || schema.primary_identifier.iter().any(|p| p.strip_prefix("/properties/") == Some(property))
+                || primary::identifier(schema) == Some(property.as_str())
             {
                 continue;
             }
@@ -867,8 +867,7 @@ fn wire_references(catalog: &Catalog, sc: &mut ServiceControls, derivation: &mut
 fn reference_to(catalog: &Catalog, property: &str, other: &str, kind: &str) -> Option<(String, Value)> {
     let schema = catalog.resource_type(kind)?;
     let type_short = short(kind);
-    if let [only] = schema.primary_identifier.as_slice() {
-        let ident = only.strip_prefix("/properties/")?;
+    if let Some(ident) = primary::identifier(schema) {
         // `ACLName` is the ACL's identifier; `FirewallRuleGroupId` names a type identified by `Id`
         let own = ident == property && property.starts_with(type_short);
         let prefixed =
