@@ -111,7 +111,8 @@ def sdk_facts(src: Source) -> dict:
 
 
 def schema_node(node) -> dict:
-    """Structural facts of one JSON-schema node: no descriptions, patterns or limits."""
+    """Structural facts of one JSON-schema node: no descriptions, patterns or limits other than a
+    list's minimum length."""
     if not isinstance(node, dict):
         return {}
     out = {}
@@ -127,6 +128,9 @@ def schema_node(node) -> dict:
         out["enum"] = sort_values(node["enum"])
     if isinstance(node.get("items"), dict):
         out["items"] = schema_node(node["items"])
+    if isinstance(node.get("minItems"), int) and node["minItems"] > 0:
+        # the shortest list the resource accepts (a template must give at least that many)
+        out["min_items"] = node["minItems"]
     if isinstance(node.get("properties"), dict):
         out["properties"] = {k: schema_node(v) for k, v in node["properties"].items()}
     if isinstance(node.get("patternProperties"), dict) and node["patternProperties"]:

@@ -25,6 +25,9 @@ struct Match<'a> {
     blocked: Option<String>,
     /// Required members beside it that the rule fills (path, value).
     fills: Vec<(String, Value)>,
+    /// Required plain members beside it that no rule recognises: the user gives them as
+    /// parameters (`VpcSettings.VpcId` beside `VpcSettings.SubnetIds`).
+    asks: Vec<String>,
 }
 
 /// The service's derived control set (never `None`: a service without anything
@@ -108,6 +111,7 @@ pub fn derive(catalog: &Catalog, library: &SemanticLibrary, service: &ServiceIde
             out.controls.push(control);
         }
     }
+    wire_references(catalog, &mut out, &mut derivation);
     if let Some(control) = tag_control(catalog, service, &mut out, &tagged, &mut claimed_rules) {
         out.controls.push(control);
     }
@@ -147,7 +151,7 @@ fn matches<'a>(library: &'a SemanticLibrary, schema: &CfnResourceType) -> Vec<Ma
     for (name, node) in &schema.properties {
         if let Some(rule) = rule_for(library, name, node, schema) {
             let blocked = read_only.contains(name).then(|| "read-only: the service sets it, a template cannot".into());
-            out.push(Match { path: name.clone(), rule, blocked, fills: Vec::new() });
+            out.push(Match { path: name.clone(), rule, blocked, fills: Vec::new(), asks: Vec::new() });
         }
         let Some(object) = object_node(schema, node) else { continue };
         let required: Vec<&str> =
@@ -156,10 +160,21 @@ fn matches<'a>(library: &'a SemanticLibrary, schema: &CfnResourceType) -> Vec<Ma
             let path = format!("{name}.{child}");
             let Some(rule) = rule_for(library, &path, child_node, schema) else { continue };
             let mut fills = Vec::new();
+            let mut asks = Vec::new();
             let mut others = Vec::new();
+            // A required object is deployed with its required members filled (`deployable`).
+            let parent_required = schema.required.iter().any(|r| r == name);
             for other in required.iter().copied().filter(|r| r != child) {
-                match rule.fills.value_for(other, resolve(schema, &object["properties"][other])) {
-                    Some(v) => fills.push((format!("{name}.{other}"), v)),
+                let other_node = &object["properties"][other];
+                let other_path = format!("{name}.{other}");
+                match rule.fills.value_for(other, resolve(schema, other_node)) {
+                    Some(v) => fills.push((other_path, v)),
+                    None if parent_required && fillable_node(schema, other_node, 1) => {}
+                    None if fillable_node(schema, other_node, 0)
+                        && rule_for(library, &other_path, other_node, schema).is_none() =>
+                    {
+                        asks.push(other_path)
+                    }
                     None => others.push(other),
                 }
             }
@@ -172,10 +187,37 @@ fn matches<'a>(library: &'a SemanticLibrary, schema: &CfnResourceType) -> Vec<Ma
             } else {
                 None
             };
-            out.push(Match { path, rule, blocked, fills });
+            out.push(Match { path, rule, blocked, fills, asks });
         }
     }
     out
+}
+
+/// The required members beside a match that the user gives, each as its own parameter.
+fn asked_values(
+    catalog: &Catalog,
+    sc: &mut ServiceControls,
+    type_name: &str,
+    resource_id: &str,
+    m: &Match,
+) -> Vec<(String, Value)> {
+    let Some(schema) = catalog.resource_type(type_name) else { return Vec::new() };
+    let mut params = Vec::new();
+    let mut out = Vec::new();
+    for ask in &m.asks {
+        if let Some(node) = node_at(schema, ask) {
+            out.push((ask.clone(), fill(schema, resource_id, &ask.replace('.', ""), node, type_name, &mut params)));
+        }
+    }
+    add_parameters(sc, params);
+    out
+}
+
+/// The schema node at `Name` or `Parent.Name`.
+fn node_at<'a>(schema: &'a CfnResourceType, path: &str) -> Option<&'a Value> {
+    let (parent, child) = path.split_once('.')?;
+    let object = object_node(schema, schema.properties.get(parent)?)?;
+    object["properties"].get(child)
 }
 
 /// The object a property holds (inline or through a definition), if it is one.
@@ -199,6 +241,11 @@ fn rule_for<'a>(
     })
 }
 
+/// A list of text, its items given inline or through a definition (`items: {ref: SubnetId}`).
+fn string_list(schema: &CfnResourceType, node: &Value) -> bool {
+    node["type"] == "array" && resolve(schema, &node["items"])["type"] == "string"
+}
+
 /// A schema node, through its definition when it is a `ref` to one (`ScanOnPush: {ref: ScanOnPush}`).
 fn resolve<'a>(schema: &'a CfnResourceType, node: &'a Value) -> &'a Value {
     let mut node = node;
@@ -218,7 +265,7 @@ fn kind_fits(rule: &SemanticRule, node: &Value, schema: &CfnResourceType) -> boo
         PropertyKind::Boolean => t == Some("boolean"),
         PropertyKind::String => t == Some("string"),
         PropertyKind::Integer => matches!(t, Some("integer") | Some("number")),
-        PropertyKind::Array => t == Some("array") && node["items"]["type"] == "string",
+        PropertyKind::Array => string_list(schema, node),
         PropertyKind::Enum => node["enum"].as_array().is_some_and(|e| e.contains(&rule.value)),
         PropertyKind::Tags => {
             let item = node["items"]["ref"].as_str().and_then(|r| schema.definitions.get(r));
@@ -238,9 +285,11 @@ fn fillable(schema: &CfnResourceType, name: &str) -> bool {
 
 /// Scalars, string lists, and (`depth` levels down) objects whose required members are fillable.
 fn fillable_node(schema: &CfnResourceType, n: &Value, depth: u8) -> bool {
+    // A `$ref` to a scalar definition (`BackupVaultName: {ref: BackupVaultNamePattern}`) is that scalar.
+    let n = resolve(schema, n);
     if n["enum"].as_array().is_some_and(|e| !e.is_empty())
         || matches!(n["type"].as_str(), Some("string" | "integer" | "number" | "boolean"))
-        || (n["type"] == "array" && n["items"]["type"] == "string")
+        || string_list(schema, n)
     {
         return true;
     }
@@ -266,14 +315,18 @@ fn fill(
     type_name: &str,
     params: &mut Vec<Parameter>,
 ) -> Value {
+    let node = resolve(schema, node);
     if let Some(allowed) = node["enum"].as_array().filter(|e| e.len() > 1 && e.iter().all(Value::is_string)) {
         let param = format!("{id}{path}");
         let values: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+        // A choice the user makes (a language, an engine): no default, so nobody deploys the
+        // schema's first value by accident; the allowed values are enforced in both templates.
         params.push(Parameter {
             name: param.clone(),
             kind: "String".into(),
-            description: format!("{path} of the {type_name}, one of: {}.", values.join(", ")),
-            default: Some(allowed[0].clone()),
+            description: format!("{path} of the {type_name}."),
+            allowed_values: values.iter().map(|v| v.to_string()).collect(),
+            constraint: Some(format!("{path} must be one of the values the {type_name} schema allows.")),
             ..Parameter::default()
         });
         return json!({ "Ref": param });
@@ -284,9 +337,14 @@ fn fill(
     if node["type"] == "boolean" {
         return json!(false);
     }
-    if node["type"] == "array" && !(node["items"]["type"] == "string") {
-        // one element, its required members filled the same way
-        return json!([fill(schema, id, path, &node["items"], type_name, params)]);
+    if node["type"] == "array" && !string_list(schema, node) {
+        // as many elements as the schema's minimum (at least one), their required members
+        // filled the same way, each from its own parameters
+        let n = node["min_items"].as_u64().unwrap_or(1).max(1);
+        let element = |i: u64| if i == 1 { path.to_string() } else { format!("{path}{i}") };
+        return Value::Array(
+            (1..=n).map(|i| fill(schema, id, &element(i), &node["items"], type_name, params)).collect(),
+        );
     }
     if let Some(object) = object_node(schema, node).filter(|_| node["type"].as_str().is_none_or(|t| t == "object")) {
         let mut out = serde_json::Map::new();
@@ -440,7 +498,8 @@ fn control(
             tf_settings.push(Setting { path: tf_path.join("."), value: tf_value, check: None });
         }
         settings.push(Setting { path, value, check: rule.check });
-        for (path, value) in &m.fills {
+        let asked = asked_values(catalog, sc, type_name, resource_id, m);
+        for (path, value) in m.fills.iter().chain(&asked) {
             let segments: Vec<&str> = path.split('.').collect();
             if let Some(tf_path) = tf_schema.and_then(|s| tf_name(s, &segments)) {
                 tf_settings.push(Setting { path: tf_path.join("."), value: value.clone(), check: None });
@@ -739,4 +798,109 @@ fn launchable(schema: &CfnResourceType) -> bool {
 /// as (path, rule id): what the derivation must turn into a control or list with a reason.
 pub fn recognised(library: &SemanticLibrary, schema: &CfnResourceType) -> Vec<(String, String)> {
     matches(library, schema).into_iter().map(|m| (m.path, m.rule.id.clone())).collect()
+}
+
+/// Wires the deployed resources to each other: a property that names another deployed
+/// resource of the service (memorydb `Cluster.ACLName` → the `ACL`, `SubnetGroupName` → the
+/// `SubnetGroup`) gets `Ref` (the other's identifier) or `GetAtt …Arn` instead of a
+/// parameter nobody would fill with the resource next to it. Never both ways (no cycles).
+fn wire_references(catalog: &Catalog, sc: &mut ServiceControls, derivation: &mut Derivation) {
+    let deployed: Vec<(String, String)> = sc.resources.iter().map(|r| (r.id.clone(), r.kind.clone())).collect();
+    let mut edges: Vec<(String, String)> = Vec::new();
+    let mut replaced = Vec::new();
+    for (id, kind) in &deployed {
+        let Some(schema) = catalog.resource_type(kind) else { continue };
+        let read_only = read_only_top(schema);
+        for (property, node) in &schema.properties {
+            let node = resolve(schema, node);
+            // `UserNames: [..]` names several: it gets a one-element list.
+            let list = string_list(schema, node);
+            if read_only.contains(property.as_str())
+                || !(node["type"] == "string" || list)
+                || primary::identifier(schema) == Some(property.as_str())
+            {
+                continue;
+            }
+            let singular = match (list, property.strip_suffix('s')) {
+                (false, _) => property.as_str(),
+                (true, Some(one)) => one,
+                (true, None) => continue,
+            };
+            let Some((target, value)) = deployed
+                .iter()
+                .filter(|(other, _)| other != id)
+                .find_map(|(other, other_kind)| reference_to(catalog, singular, other, other_kind))
+            else {
+                continue;
+            };
+            let value = if list { json!([value]) } else { value };
+            let has_tf = |rid: &str| sc.resource(rid).is_some_and(|r| r.terraform.is_some());
+            // main.tf must be able to name the target too, or it keeps the parameter
+            if reaches(&edges, &target, id) || (has_tf(id) && !has_tf(&target)) {
+                continue;
+            }
+            edges.push((id.clone(), target.clone()));
+            let resource = sc.resources.iter_mut().find(|r| &r.id == id).expect("deployed");
+            if let Some(old) = resource.properties.insert(property.clone(), value.clone()) {
+                let mut names = Vec::new();
+                crate::render::values::collect_refs(&old, &mut names);
+                replaced.extend(names);
+            }
+            if let Some(tf) = resource.terraform.as_mut()
+                && let Some(arg) = catalog.terraform_resource(&tf.kind).and_then(|s| tf_name(s, &[property.as_str()]))
+            {
+                tf.arguments.insert(arg.join("."), value.clone());
+            }
+            derivation.wiring.push(format!("{kind}.{property} refers to the deployed {target}"));
+        }
+    }
+    let mut used = Vec::new();
+    for r in &sc.resources {
+        r.properties.values().for_each(|v| crate::render::values::collect_refs(v, &mut used));
+    }
+    for c in sc.controls.iter().filter_map(|c| c.cloudformation.as_ref()) {
+        c.settings.iter().for_each(|s| crate::render::values::collect_refs(&s.value, &mut used));
+    }
+    sc.parameters.retain(|p| !replaced.contains(&p.name) || used.contains(&p.name));
+}
+
+/// The value that makes `property` name the deployed resource `other` (of type `kind`):
+/// `Ref` when the property is that type's single identifier (what `Ref` returns),
+/// `GetAtt [other, Arn]` when it is `<Type>Arn` and the type has a read-only ARN.
+fn reference_to(catalog: &Catalog, property: &str, other: &str, kind: &str) -> Option<(String, Value)> {
+    let schema = catalog.resource_type(kind)?;
+    let type_short = short(kind);
+    if let Some(ident) = primary::identifier(schema) {
+        // `ACLName` is the ACL's identifier; `FirewallRuleGroupId` names a type identified by `Id`
+        let own = ident == property && property.starts_with(type_short);
+        let prefixed =
+            ["Id", "Name", "Arn", "Identifier"].contains(&ident) && property == format!("{type_short}{ident}");
+        if own || prefixed {
+            return Some((other.to_string(), json!({ "Ref": other })));
+        }
+    }
+    let arn = ["Arn", "ARN"].into_iter().find(|a| read_only_top(schema).contains(a))?;
+    ["Arn", "ARN"]
+        .iter()
+        .any(|s| property == format!("{type_short}{s}"))
+        .then(|| (other.to_string(), json!({ "GetAtt": [other, arn] })))
+}
+
+fn read_only_top(schema: &CfnResourceType) -> BTreeSet<&str> {
+    schema.read_only.iter().filter_map(|p| p.strip_prefix("/properties/")).filter(|p| !p.contains('/')).collect()
+}
+
+/// Whether `from` already depends on `to` through the wired references.
+fn reaches(edges: &[(String, String)], from: &str, to: &str) -> bool {
+    let mut stack = vec![from.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        if seen.insert(n.clone()) {
+            stack.extend(edges.iter().filter(|(a, _)| *a == n).map(|(_, b)| b.clone()));
+        }
+    }
+    false
 }

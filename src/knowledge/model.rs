@@ -98,6 +98,9 @@ pub struct Derivation {
     pub not_derived: Vec<NotDerived>,
     /// Plain sentences: what cannot be enforced at deployment, and why.
     pub limits: Vec<String>,
+    /// Properties of deployed resources wired to another deployed resource (`Ref`/`GetAtt`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wiring: Vec<String>,
 }
 
 /// A type that is not primary because it is secondary to another type of its namespace.
@@ -142,6 +145,10 @@ pub struct Parameter {
     /// Smallest accepted number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_value: Option<i64>,
+    /// The only accepted values (a schema enum the user chooses from: CloudFormation
+    /// `AllowedValues`, Terraform `contains`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_values: Vec<String>,
     /// Shown when a value is refused (CloudFormation `ConstraintDescription`, Terraform `error_message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraint: Option<String>,

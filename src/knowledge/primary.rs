@@ -158,8 +158,9 @@ fn own_name(c: &Candidate, property: &str) -> bool {
         || stem.is_some_and(|s| s.starts_with(|ch: char| ch.is_ascii_uppercase()) && name.ends_with(s))
 }
 
-/// The single property that identifies a resource of the type, if one does.
-fn identifier(schema: &CfnResourceType) -> Option<&str> {
+/// The single property that identifies a resource of the type, if one does (a composite
+/// identifier such as UserPoolClient's `UserPoolId` + `ClientId` names its parent in a part).
+pub fn identifier(schema: &CfnResourceType) -> Option<&str> {
     match schema.primary_identifier.as_slice() {
         [only] => only.strip_prefix("/properties/"),
         _ => None,

@@ -155,15 +155,19 @@ pub fn required_before(sc: &ServiceControls, controls: &[&ControlDef]) -> Vec<(S
         .collect()
 }
 
-/// The untranslated values a resource is built from (for reference scanning).
+/// The untranslated values a resource is built from (for reference scanning): its
+/// properties with the controls' settings applied, so a required value a control replaces
+/// (a subnet list parameter replaced by the organisation's subnets) asks for no parameter.
 fn resource_raw(resource: &ResourceDef, controls: &[&ControlDef]) -> Value {
-    let mut all: Vec<Value> = resource.properties.values().cloned().collect();
+    let mut merged: Map<String, Value> = resource.properties.clone().into_iter().collect();
     for c in controls {
         if let Some(cfn) = c.cloudformation.as_ref().filter(|cfn| cfn.applies_to(&resource.id)) {
-            all.extend(cfn.settings.iter().map(|s| s.value.clone()));
+            for s in &cfn.settings {
+                set_path(&mut merged, &s.path, s.value.clone());
+            }
         }
     }
-    Value::Array(all)
+    Value::Object(merged)
 }
 
 fn parameters(sc: &ServiceControls, referenced: &[String]) -> Map<String, Value> {
@@ -183,6 +187,9 @@ fn parameters(sc: &ServiceControls, referenced: &[String]) -> Map<String, Value>
             }
             if let Some(min) = p.min_value {
                 spec["MinValue"] = json!(min);
+            }
+            if !p.allowed_values.is_empty() {
+                spec["AllowedValues"] = json!(p.allowed_values);
             }
             if let Some(c) = &p.constraint {
                 spec["ConstraintDescription"] = json!(c);

@@ -149,8 +149,9 @@ pub fn core_module(
         let schema = catalog.terraform_resource(&tf.kind);
         for (arg, v) in &tf.arguments {
             node.put(sc, schema, std::slice::from_ref(arg), v);
-            raw_values.push(v.clone());
         }
+        // Arguments a control's setting replaces reference nothing (no variable for them).
+        let mut replaced = std::collections::BTreeSet::new();
         for control in controls {
             // A control's Terraform settings follow its CloudFormation resource, or the
             // service's main resource when it configures no CloudFormation property.
@@ -187,9 +188,13 @@ pub fn core_module(
                     }
                     node.put(sc, part_schema, &path, &setting.value);
                     raw_values.push(setting.value.clone());
+                    if part.resource.is_none() {
+                        replaced.insert(setting.path.clone());
+                    }
                 }
             }
         }
+        raw_values.extend(tf.arguments.iter().filter(|(a, _)| !replaced.contains(*a)).map(|(_, v)| v.clone()));
     }
     let all = Value::Array(raw_values);
     let mut body = Body::builder().add_block(terraform_block(provider));
@@ -349,6 +354,10 @@ fn constrained(mut block: Block, p: &Parameter) -> Block {
     }
     if let Some(min) = p.min_value {
         conditions.push(format!("{var} >= {min}"));
+    }
+    if !p.allowed_values.is_empty() {
+        let allowed: Vec<String> = p.allowed_values.iter().map(|v| hcl_string(v)).collect();
+        conditions.push(format!("contains([{}], {var})", allowed.join(", ")));
     }
     if p.no_echo {
         block.body = std::mem::take(&mut block.body)

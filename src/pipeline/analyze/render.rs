@@ -101,6 +101,9 @@ fn derivation(md: &mut String, d: &crate::knowledge::Derivation) {
         let _ = writeln!(md, "Primary resource types: {}.", d.primary_types.join(", "));
         let deployed = if d.deployed_types.is_empty() { "none".to_string() } else { d.deployed_types.join(", ") };
         let _ = writeln!(md, "The template deploys: {deployed}.");
+        if !d.wiring.is_empty() {
+            let _ = writeln!(md, "Wired to each other: {}.", d.wiring.join("; "));
+        }
     }
     if !d.limits.is_empty() {
         md.push_str("\n### What cannot be enforced at deployment\n\n");

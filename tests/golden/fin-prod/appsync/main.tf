@@ -18,10 +18,19 @@ variable "region" {
   description = "AWS region to deploy into."
 }
 
+variable "api_name" {
+  type        = string
+  description = "Name of the AWS::AppSync::Api."
+}
+
 variable "api_cache_api_caching_behavior" {
   type        = string
-  description = "ApiCachingBehavior of the AWS::AppSync::ApiCache, one of: FULL_REQUEST_CACHING, OPERATION_LEVEL_CACHING, PER_RESOLVER_CACHING."
-  default     = "FULL_REQUEST_CACHING"
+  description = "ApiCachingBehavior of the AWS::AppSync::ApiCache."
+
+  validation {
+    condition     = contains(["FULL_REQUEST_CACHING", "OPERATION_LEVEL_CACHING", "PER_RESOLVER_CACHING"], var.api_cache_api_caching_behavior)
+    error_message = "ApiCachingBehavior must be one of the values the AWS::AppSync::ApiCache schema allows."
+  }
 }
 
 variable "api_cache_api_id" {
@@ -36,8 +45,22 @@ variable "api_cache_ttl" {
 
 variable "api_cache_type" {
   type        = string
-  description = "Type of the AWS::AppSync::ApiCache, one of: LARGE, LARGE_12X, LARGE_2X, LARGE_4X, LARGE_8X, MEDIUM, R4_2XLARGE, R4_4XLARGE, R4_8XLARGE, R4_LARGE, R4_XLARGE, SMALL, T2_MEDIUM, T2_SMALL, XLARGE."
-  default     = "LARGE"
+  description = "Type of the AWS::AppSync::ApiCache."
+
+  validation {
+    condition     = contains(["LARGE", "LARGE_12X", "LARGE_2X", "LARGE_4X", "LARGE_8X", "MEDIUM", "R4_2XLARGE", "R4_4XLARGE", "R4_8XLARGE", "R4_LARGE", "R4_XLARGE", "SMALL", "T2_MEDIUM", "T2_SMALL", "XLARGE"], var.api_cache_type)
+    error_message = "Type must be one of the values the AWS::AppSync::ApiCache schema allows."
+  }
+}
+
+variable "channel_namespace_api_id" {
+  type        = string
+  description = "ApiId of the AWS::AppSync::ChannelNamespace."
+}
+
+variable "channel_namespace_name" {
+  type        = string
+  description = "Name of the AWS::AppSync::ChannelNamespace."
 }
 
 variable "data_source_api_id" {
@@ -52,14 +75,12 @@ variable "data_source_name" {
 
 variable "data_source_type" {
   type        = string
-  description = "Type of the AWS::AppSync::DataSource, one of: AMAZON_BEDROCK_RUNTIME, AMAZON_DYNAMODB, AMAZON_ELASTICSEARCH, AMAZON_EVENTBRIDGE, AMAZON_OPENSEARCH_SERVICE, AWS_LAMBDA, HTTP, NONE, RELATIONAL_DATABASE."
-  default     = "AMAZON_BEDROCK_RUNTIME"
-}
+  description = "Type of the AWS::AppSync::DataSource."
 
-variable "graph_ql_api_authentication_type" {
-  type        = string
-  description = "AuthenticationType of the AWS::AppSync::GraphQLApi, one of: AMAZON_COGNITO_USER_POOLS, API_KEY, AWS_IAM, AWS_LAMBDA, OPENID_CONNECT."
-  default     = "AMAZON_COGNITO_USER_POOLS"
+  validation {
+    condition     = contains(["AMAZON_BEDROCK_RUNTIME", "AMAZON_DYNAMODB", "AMAZON_ELASTICSEARCH", "AMAZON_EVENTBRIDGE", "AMAZON_OPENSEARCH_SERVICE", "AWS_LAMBDA", "HTTP", "NONE", "RELATIONAL_DATABASE"], var.data_source_type)
+    error_message = "Type must be one of the values the AWS::AppSync::DataSource schema allows."
+  }
 }
 
 variable "graph_ql_api_name" {
@@ -79,14 +100,25 @@ variable "type_definition" {
 
 variable "type_format" {
   type        = string
-  description = "Format of the AWS::AppSync::Type, one of: JSON, SDL."
-  default     = "JSON"
+  description = "Format of the AWS::AppSync::Type."
+
+  validation {
+    condition     = contains(["JSON", "SDL"], var.type_format)
+    error_message = "Format must be one of the values the AWS::AppSync::Type schema allows."
+  }
 }
 
 variable "data_classification" {
   type        = string
   description = "Classification of the data the resources hold (tag data-classification)."
   default     = "confidential"
+}
+
+resource "aws_appsync_api" "api" {
+  name = var.api_name
+  tags = {
+    "data-classification" = var.data_classification
+  }
 }
 
 resource "aws_appsync_api_cache" "api_cache" {
@@ -96,6 +128,14 @@ resource "aws_appsync_api_cache" "api_cache" {
   transit_encryption_enabled = true
   ttl                        = var.api_cache_ttl
   type                       = var.api_cache_type
+}
+
+resource "aws_appsync_channel_namespace" "channel_namespace" {
+  api_id = var.channel_namespace_api_id
+  name   = var.channel_namespace_name
+  tags = {
+    "data-classification" = var.data_classification
+  }
 }
 
 resource "aws_appsync_datasource" "data_source" {
@@ -119,8 +159,16 @@ resource "aws_appsync_type" "type" {
   format     = var.type_format
 }
 
+output "api_id" {
+  value = aws_appsync_api.api.id
+}
+
 output "api_cache_id" {
   value = aws_appsync_api_cache.api_cache.id
+}
+
+output "channel_namespace_id" {
+  value = aws_appsync_channel_namespace.channel_namespace.id
 }
 
 output "data_source_id" {
