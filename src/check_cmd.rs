@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use seccfg::catalog::Catalog;
 use seccfg::gate::{self, GateError, Input, Report, Verdict};
+use seccfg::library::time;
+use seccfg::store::now_ms;
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -29,6 +31,10 @@ pub struct CheckArgs {
     /// API key for --server (when the server requires authentication; role reader).
     #[arg(long, env = "SECCFG_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Waivers for the offline check (JSON or YAML, `{"waivers": [{control_id, reason,
+    /// expires_at, resource?}]}`, the fields of an approval's waivers); applied until they expire.
+    #[arg(long, requires = "bundles", conflicts_with = "server")]
+    waivers: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -65,9 +71,24 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         });
     }
+    let waivers = match args.waivers.as_ref().map(|p| std::fs::read_to_string(p).map_err(|e| (p, e))).transpose() {
+        Ok(w) => w,
+        Err((p, e)) => return Ok(bad_input(&format!("{}: {e}", p.display()))),
+    };
     let catalog = Catalog::load_default()?;
-    let report = match gate::check_bundle_dirs(&catalog, &args.profile, &inputs, &args.bundles) {
-        Ok(r) => r,
+    let checked =
+        gate::check_bundle_dirs(&catalog, &args.profile, &inputs, &args.bundles, waivers.as_deref(), now_ms());
+    let report = match checked {
+        Ok((report, expired)) => {
+            for w in expired {
+                eprintln!(
+                    "note: the waiver of {} expired at {}; not applied",
+                    w.control_id,
+                    time::format(w.expires_at)
+                );
+            }
+            report
+        }
         Err(GateError::Guard(e)) => anyhow::bail!("guard evaluation failed: {e}"),
         Err(e) => return Ok(bad_input(&describe(&e))),
     };

@@ -261,3 +261,73 @@ fn junit_has_one_case_per_resource_and_control() {
     assert_eq!(out.stdout.matches("<failure").count(), 2, "{}", out.stdout);
     assert!(out.stdout.contains("name=\"Bucket S3-10\""));
 }
+
+/// Runs `seccfg check --bundle s3 --waivers FILE` on `text`.
+fn run_with_waivers(text: &str, waivers: &str) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (template, file) = (dir.path().join("template.yaml"), dir.path().join("waivers.json"));
+    std::fs::write(&template, text).unwrap();
+    std::fs::write(&file, waivers).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_seccfg"))
+        .arg("check")
+        .arg(&template)
+        .args(["--profile", PROFILE, "--format", "json", "--bundle"])
+        .arg(bundles().join("s3"))
+        .arg("--waivers")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    (out.status.code().unwrap(), report, stderr)
+}
+
+#[test]
+fn offline_waivers_apply_until_they_expire() {
+    let text = template("s3").replace("BlockPublicAcls: true", "BlockPublicAcls: false");
+    let waiver = |control: &str, expires: &str, resource: Option<&str>| {
+        let mut w = serde_json::json!({"control_id": control, "reason": "legacy ACL reader", "expires_at": expires});
+        if let Some(r) = resource {
+            w["resource"] = r.into();
+        }
+        w
+    };
+    // S3-10 waived until 2999, S3-04's waiver expired in 2020: S3-10 waived, S3-04 still fails.
+    let file =
+        serde_json::json!({"waivers": [waiver("S3-10", "2999-01-01", None), waiver("S3-04", "2020-01-01", None)]});
+    let (code, report, stderr) = run_with_waivers(&text, &file.to_string());
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(with_outcome(&report, "waived"), ["S3-10"]);
+    assert_eq!(with_outcome(&report, "fail"), ["S3-04"]);
+    assert_eq!(finding(&report, "S3-10")[0]["waiver"]["reason"], "legacy ACL reader");
+    assert!(stderr.contains("S3-04 expired"), "{stderr}");
+
+    // Both in force: the gate passes; limited to another resource, a waiver does not apply.
+    let both = serde_json::json!({"waivers": [waiver("S3-10", "2999-01-01", None), waiver("S3-04", "2999-01-01", Some("Bucket"))]});
+    let (code, report, _) = run_with_waivers(&text, &both.to_string());
+    assert_eq!((code, report["verdict"].as_str()), (0, Some("pass")));
+    let elsewhere = serde_json::json!({"waivers": [waiver("S3-10", "2999-01-01", None), waiver("S3-04", "2999-01-01", Some("Other"))]});
+    let (code, report, _) = run_with_waivers(&text, &elsewhere.to_string());
+    assert_eq!(code, 1);
+    assert_eq!(with_outcome(&report, "fail"), ["S3-04"]);
+
+    // A control no bundle has is bad input.
+    let unknown = serde_json::json!({"waivers": [waiver("S3-99", "2999-01-01", None)]});
+    let (code, _, stderr) = {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.json"), unknown.to_string()).unwrap();
+        std::fs::write(dir.path().join("t.yaml"), &text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_seccfg"))
+            .arg("check")
+            .arg(dir.path().join("t.yaml"))
+            .args(["--profile", PROFILE, "--bundle"])
+            .arg(bundles().join("s3"))
+            .arg("--waivers")
+            .arg(dir.path().join("w.json"))
+            .output()
+            .unwrap();
+        (out.status.code().unwrap(), (), String::from_utf8(out.stderr).unwrap())
+    };
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/waivers/0/control_id"), "{stderr}");
+}

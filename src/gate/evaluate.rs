@@ -1,5 +1,5 @@
-//! Evaluation: each control's rule re-scoped to each resource and clause, all of
-//! them evaluated in one in-process cfn-guard run (`render::guard_eval`), then put
+//! Evaluation: each control's rule re-scoped to each resource and clause, evaluated
+//! in-process with cfn-guard (`render::guard_eval`, one run per resource), then put
 //! back together as one finding per resource × control. A clause that fails on a
 //! path holding an unresolved intrinsic is `undetermined`, never a pass; a failure
 //! with a waiver in force is `waived`.
@@ -19,27 +19,48 @@ use super::path::{Walk, walk};
 use super::report::{Finding, Outcome, PathResult};
 use super::rules::{Clause, ControlRule, ServiceRules};
 use super::template::{Template, escape};
+use super::waivers::Waivers;
 use crate::library::Waiver;
 
-/// The clauses to evaluate, deduplicated by (resource, clause text) → rule index.
+/// The clauses to evaluate, deduplicated by (resource, clause text) → rule index, with
+/// the rules text of each resource kept apart.
+///
+/// Each resource's rules are evaluated on a document that holds only that resource:
+/// a rule `Resources.<id> { clause }` reads nothing else, so the outcome is the same,
+/// and cfn-guard copies the value at every step of a query (`Resources` first), which
+/// on the whole template made each rule cost as much as the template is large
+/// (93% of a 51-resource check's instructions, measured with callgrind).
 #[derive(Default)]
 struct Batch {
     index: BTreeMap<(String, String), usize>,
-    rules: String,
+    rules: BTreeMap<String, String>,
 }
 
 impl Batch {
     fn add(&mut self, resource: &str, clause: &Clause) -> usize {
         let next = self.index.len();
+        let rules = &mut self.rules;
         *self.index.entry((resource.to_string(), clause.text.clone())).or_insert_with(|| {
             let _ = write!(
-                self.rules,
+                rules.entry(resource.to_string()).or_default(),
                 "rule G{next} {{\n    Resources.{} {{\n        {}\n    }}\n}}\n",
                 guard_key(resource),
                 clause.text
             );
             next
         })
+    }
+
+    /// Rule name → status, one cfn-guard run per resource on that resource alone.
+    fn run(&self, template: &Template) -> Result<BTreeMap<String, Option<bool>>, GateError> {
+        let mut results = BTreeMap::new();
+        for (resource, rules) in &self.rules {
+            let mut only = serde_json::Map::new();
+            only.insert(resource.clone(), template.value["Resources"][resource.as_str()].clone());
+            let data = serde_json::json!({ "Resources": only });
+            results.extend(crate::render::guard_eval::evaluate(&data, rules).map_err(GateError::Guard)?);
+        }
+        Ok(results)
     }
 }
 
@@ -56,11 +77,7 @@ fn guard_key(id: &str) -> String {
 type Planned<'a> = (&'a ControlRule, String, Vec<(String, Vec<usize>)>);
 
 /// Evaluates every service's rules on the template's resources.
-pub fn evaluate(
-    template: &Template,
-    services: &[&ServiceRules],
-    waivers: &BTreeMap<String, Vec<Waiver>>,
-) -> Result<Vec<Finding>, GateError> {
+pub fn evaluate(template: &Template, services: &[&ServiceRules], waivers: &Waivers) -> Result<Vec<Finding>, GateError> {
     let by_type = resources_by_type(template);
     let mut batch = Batch::default();
     let mut planned: Vec<(&str, Planned)> = Vec::new();
@@ -79,12 +96,15 @@ pub fn evaluate(
     if planned.is_empty() {
         return Ok(Vec::new());
     }
-    let results = crate::render::guard_eval::evaluate(&template.value, &batch.rules).map_err(GateError::Guard)?;
+    let results = batch.run(template)?;
     let status = |i: usize| results.get(&format!("G{i}")).copied().flatten();
     Ok(planned
         .into_iter()
         .map(|(service, (rule, anchor, ids))| {
-            let waiver = waivers.get(service).and_then(|ws| ws.iter().find(|w| w.control_id == rule.control_id));
+            let waiver = waivers
+                .get(service)
+                .and_then(|ws| ws.iter().find(|w| w.covers(&rule.control_id, &anchor)))
+                .map(|w| &w.waiver);
             finding(template, service, rule, &anchor, &ids, &status, waiver)
         })
         .collect())

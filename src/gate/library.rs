@@ -124,6 +124,7 @@ pub async fn check_at(app: &App, cache: &RuleCache, request: &CheckRequest, now:
         approved.iter().filter(|s| pinned(s)).map(|s| (s.service_id.clone(), s.waivers.clone())).collect();
     let rules: Vec<&ServiceRules> = in_force.iter().map(|(_, r)| r).collect();
     let input = Input { name: "template".into(), text: request.template.clone() };
+    let waivers = super::waivers::everywhere(waivers);
     let report = check_template(&app.catalog, &input, &rules, &waivers).map_err(in_template)?;
     let sources = in_force
         .iter()

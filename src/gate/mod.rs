@@ -20,13 +20,14 @@ pub mod report;
 pub mod rules;
 pub mod services;
 pub mod template;
+pub mod waivers;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use report::{Finding, InputReport, Outcome, Report, Verdict};
 pub use rules::ServiceRules;
 pub use template::Template;
+pub use waivers::{ScopedWaiver, Waivers};
 
 use crate::catalog::Catalog;
 use crate::library::Waiver;
@@ -71,7 +72,7 @@ pub fn check_template(
     catalog: &Catalog,
     input: &Input,
     rules: &[&ServiceRules],
-    waivers: &BTreeMap<String, Vec<Waiver>>,
+    waivers: &Waivers,
 ) -> Result<InputReport, GateError> {
     let template = Template::parse(&input.text).map_err(|e| e.in_input(&input.name))?;
     let types = services::services_of(catalog, &template).map_err(|e| e.in_input(&input.name))?;
@@ -84,14 +85,18 @@ pub fn check_template(
     })
 }
 
-/// The offline gate: templates checked against bundle directories written by `seccfg run`.
-/// Every bundle must have been generated for `profile_id`.
+/// The offline gate: templates checked against bundle directories written by `seccfg run`,
+/// with the waivers of a waivers file (`waivers::read`) in force at `now`. Every
+/// bundle must have been generated for `profile_id`. Returns the report and the
+/// waivers of the file that had expired (read, not applied).
 pub fn check_bundle_dirs(
     catalog: &Catalog,
     profile_id: &str,
     inputs: &[Input],
     bundle_dirs: &[PathBuf],
-) -> Result<Report, GateError> {
+    waivers_file: Option<&str>,
+    now: i64,
+) -> Result<(Report, Vec<Waiver>), GateError> {
     let mut loaded = Vec::new();
     for dir in bundle_dirs {
         let bundle_profile = rules::bundle_profile(dir)?;
@@ -103,12 +108,16 @@ pub fn check_bundle_dirs(
         }
         loaded.push(rules::load_bundle_dir(dir)?);
     }
+    let (in_force, expired) = match waivers_file {
+        Some(text) => waivers::read(text, &loaded, now).map_err(|e| e.in_input("waivers"))?,
+        None => (Waivers::new(), Vec::new()),
+    };
     let rules: Vec<&ServiceRules> = loaded.iter().collect();
     let reports =
-        inputs.iter().map(|i| check_template(catalog, i, &rules, &BTreeMap::new())).collect::<Result<Vec<_>, _>>()?;
+        inputs.iter().map(|i| check_template(catalog, i, &rules, &in_force)).collect::<Result<Vec<_>, _>>()?;
     let sources = loaded
         .iter()
         .map(|r| report::RuleSource { service: r.service.clone(), source: r.source.clone(), bundle_version: None })
         .collect();
-    Ok(Report::new(profile_id, sources, reports))
+    Ok((Report::new(profile_id, sources, reports), expired))
 }
