@@ -118,7 +118,8 @@ async fn contract(store: Arc<dyn ArtifactStore>) {
 /// bundle as it was (none of the batch's new names appear).
 async fn put_all_is_whole_or_nothing(store: &Arc<dyn ArtifactStore>) {
     let file = |name, bytes| NewArtifact { name, content_type: "application/json", bytes };
-    let b = bundle(3);
+    // A version no other case uses: S3 keys a bundle by profile, service and version.
+    let b = bundle(9);
     let stage = [file("iam-model.json", b"{\"m\":1}".as_slice()), file("iam.md", b"# iam".as_slice())];
     store.put_all(&b, &stage).await.unwrap();
     store.put_all(&b, &stage).await.unwrap();
