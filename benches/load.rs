@@ -37,6 +37,8 @@ struct Sizes {
     burst: usize,
     burst_seconds: u64,
     read_seconds: u64,
+    /// Catalog services in the full-catalog measurement (`None`: all of them) and per request.
+    catalog: (Option<usize>, usize),
 }
 
 /// The in-memory reference, measured once at the start of the run.
@@ -63,9 +65,19 @@ fn main() {
             burst: 10_000,
             burst_seconds: 20,
             read_seconds: 5,
+            catalog: (None, 50),
         }
     } else {
-        Sizes { throughput_runs: 25, backlog: 50, interactive_samples: 2, burst: 50, burst_seconds: 1, read_seconds: 1 }
+        // Smoke mode (`cargo test --all-targets`): every path once, small; 10 catalog services, not 445.
+        Sizes {
+            throughput_runs: 25,
+            backlog: 50,
+            interactive_samples: 2,
+            burst: 50,
+            burst_seconds: 1,
+            read_seconds: 1,
+            catalog: (Some(10), 5),
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let knowledge = Arc::new(Knowledge::load_default().expect("catalog loads"));
@@ -95,7 +107,7 @@ fn main() {
         let db = Db::new(None).await;
         interactive_behind_backlog(&knowledge, &db, &sizes, &reference).await;
         let db = Db::new(None).await;
-        full_catalog(&knowledge, &db, &reference).await;
+        full_catalog(&knowledge, &db, sizes.catalog, &reference).await;
         let db = Db::new(None).await;
         burst(&knowledge, &db, &sizes, &reference).await;
     });
@@ -267,19 +279,25 @@ async fn interactive_behind_backlog(knowledge: &Arc<Knowledge>, db: &Db, sizes: 
     );
 }
 
-async fn full_catalog(knowledge: &Arc<Knowledge>, db: &Db, r: &Reference) {
+async fn full_catalog(
+    knowledge: &Arc<Knowledge>,
+    db: &Db,
+    (count, per_request): (Option<usize>, usize),
+    r: &Reference,
+) {
     let app = db.app(knowledge).await;
-    let ids: Vec<String> = knowledge.catalog().services().map(|s| s.id.clone()).collect();
+    let all = knowledge.catalog().services().map(|s| s.id.clone());
+    let ids: Vec<String> = all.take(count.unwrap_or(usize::MAX)).collect();
     let names: Vec<&str> = ids.iter().map(String::as_str).collect();
     let server = db.serve(2).await;
     let started = Instant::now();
-    submit(&app, &names, names.len(), 50).await;
+    submit(&app, &names, names.len(), per_request).await;
     let (succeeded, failed) = drained(&app.store).await;
     let elapsed = started.elapsed().as_secs_f64();
     drop(server);
     let expected = names.len() as f64 / r.per_s(2);
     println!(
-        "full catalog: {} IAM prefixes in requests of 50, sqlite, 2 workers: {elapsed:.1} s \
+        "full catalog: {} IAM prefixes in requests of {per_request}, sqlite, 2 workers: {elapsed:.1} s \
          ({succeeded} succeeded, {failed} failed); in-memory estimate {expected:.1} s at {:.1}/s; ratio {:.2}",
         names.len(),
         r.per_s(2),

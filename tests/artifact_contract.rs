@@ -7,7 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use seccfg::store::{ArtifactStore, BundleRef, LocalArtifactStore, S3ArtifactStore, S3Location, StoreError, read_body};
+use seccfg::store::{
+    ArtifactStore, BundleRef, LocalArtifactStore, NewArtifact, S3ArtifactStore, S3Location, StoreError, read_body,
+};
 
 fn bundle(version: i64) -> BundleRef {
     BundleRef {
@@ -15,7 +17,6 @@ fn bundle(version: i64) -> BundleRef {
         profile_id: "FIN-PROD-001".into(),
         service_id: "s3".into(),
         bundle_version: version,
-        staging: None,
     }
 }
 
@@ -108,6 +109,32 @@ async fn contract(store: Arc<dyn ArtifactStore>) {
     }
     assert!(store.list(&a).await.unwrap().is_empty());
     assert!(store.get(&a, "facts.json").await.unwrap().is_none());
+
+    put_all_is_whole_or_nothing(&store).await;
+}
+
+/// A stage's files together: all listed after a success; the same batch again is a
+/// repeated write; a batch with a name already holding other bytes leaves the
+/// bundle as it was (none of the batch's new names appear).
+async fn put_all_is_whole_or_nothing(store: &Arc<dyn ArtifactStore>) {
+    let file = |name, bytes| NewArtifact { name, content_type: "application/json", bytes };
+    // A version no other case uses: S3 keys a bundle by profile, service and version.
+    let b = bundle(9);
+    let stage = [file("iam-model.json", b"{\"m\":1}".as_slice()), file("iam.md", b"# iam".as_slice())];
+    store.put_all(&b, &stage).await.unwrap();
+    store.put_all(&b, &stage).await.unwrap();
+    let names = |list: Vec<seccfg::store::ArtifactInfo>| list.into_iter().map(|i| i.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list(&b).await.unwrap()), ["iam-model.json", "iam.md"]);
+    assert_eq!(bytes_of(store, &b, "iam.md").await.unwrap(), b"# iam");
+
+    let conflicting = [file("verification.json", b"{}".as_slice()), file("iam.md", b"# other".as_slice())];
+    match store.put_all(&b, &conflicting).await {
+        Err(StoreError::ArtifactExists(name)) => assert_eq!(name, "iam.md"),
+        other => panic!("expected ArtifactExists, got {other:?}"),
+    }
+    assert_eq!(names(store.list(&b).await.unwrap()), ["iam-model.json", "iam.md"], "nothing of the batch");
+    assert!(store.get(&b, "verification.json").await.unwrap().is_none());
+    assert_eq!(bytes_of(store, &b, "iam.md").await.unwrap(), b"# iam");
 }
 
 #[tokio::test]
@@ -136,13 +163,8 @@ async fn s3_on_moto_passes_the_contract() {
 #[tokio::test]
 async fn s3_objects_use_the_documented_keys_content_types_and_sse_kms() {
     let (client, bucket, store) = s3_store("seccfg/prod/").await;
-    let b = BundleRef {
-        run_id: "r1".into(),
-        profile_id: "FIN PROD/1".into(),
-        service_id: "sns".into(),
-        bundle_version: 4,
-        staging: None,
-    };
+    let b =
+        BundleRef { run_id: "r1".into(), profile_id: "FIN PROD/1".into(), service_id: "sns".into(), bundle_version: 4 };
     store.put(&b, "template.yaml", "application/yaml", b"Resources: {}\n").await.unwrap();
     store.put(&b, "controls.md", "text/markdown; charset=utf-8", b"# c\n").await.unwrap();
 

@@ -1,7 +1,7 @@
 //! Lease fencing with real processes: a worker paused (SIGSTOP) past its lease
 //! and then resumed (SIGCONT) must not rewrite the artifacts that the worker
-//! which took over published; its attempt ends `abandoned` and its own copies are
-//! deleted, like those of every attempt that finished.
+//! which took over published; its attempt ends `abandoned` and leaves no files of
+//! its own (an attempt publishes from memory after its lease check).
 
 mod common;
 
@@ -120,7 +120,7 @@ async fn a_worker_resumed_after_losing_its_lease_publishes_nothing() {
     assert_eq!(stale_attempt.4.as_deref(), Some("abandoned"), "{stale_attempt:?}");
     assert!(
         !artifacts.path().join(format!("{run_id}.s0a1")).exists(),
-        "A's abandoned attempt deleted its own copies and published nothing"
+        "A's abandoned attempt left no copies and published nothing"
     );
     let leftovers: Vec<String> = std::fs::read_dir(artifacts.path())
         .unwrap()

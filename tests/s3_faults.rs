@@ -106,16 +106,16 @@ async fn published_keys(t: &Setup, run: &RunRecord) -> Vec<String> {
     page.contents().iter().filter_map(|o| o.key()).map(|k| k[prefix.len()..].to_string()).collect()
 }
 
-/// Attempt copies left in the bucket: none once attempts are over, whatever failed.
+/// Objects under the old attempt-copy prefix: none, whatever failed (an attempt
+/// publishes from memory and writes nothing of its own).
 async fn attempt_copies(t: &Setup) -> Vec<String> {
     let page = t.direct.list_objects_v2().bucket(&t.bucket).prefix("bundles/attempts/").send().await.unwrap();
     page.contents().iter().filter_map(|o| o.key()).map(str::to_string).collect()
 }
 
-fn put_of(file: &'static str, published: bool) -> impl Fn(&Method, &str) -> bool + Send + Sync {
-    move |method, path| {
-        method == Method::PUT && path.ends_with(&format!("/{file}")) && path.contains("/attempts/") != published
-    }
+/// A PUT of `file` into a bundle.
+fn put_of(file: &'static str) -> impl Fn(&Method, &str) -> bool + Send + Sync {
+    move |method, path| method == Method::PUT && path.ends_with(&format!("/{file}"))
 }
 
 fn attempts(run: &RunRecord) -> BTreeMap<String, i64> {
@@ -127,13 +127,13 @@ async fn single_faults_are_absorbed_by_the_sdk_retry() {
     let t = setup().await;
     let expected = reference().await;
     // One fault of each kind, each on a different write, and two on reads.
-    t.proxy.inject(1, Fault::Status(500), put_of("facts.json", false));
-    t.proxy.inject(1, Fault::Status(503), put_of("analysis.json", true));
-    // Slow only where a late write is harmless: a published name, which the retry
-    // has written by the time the held request reaches moto (refused, same bytes).
-    t.proxy.inject(1, Fault::Slow(SLOW), put_of("controls.json", true));
-    t.proxy.inject(1, Fault::Reset, put_of("template.yaml", true));
-    t.proxy.inject(1, Fault::Reset, put_of("iam-model.json", false));
+    t.proxy.inject(1, Fault::Status(500), put_of("facts.json"));
+    t.proxy.inject(1, Fault::Status(503), put_of("analysis.json"));
+    // A held request reaches moto after the retry has written the name (refused,
+    // same bytes), which is harmless.
+    t.proxy.inject(1, Fault::Slow(SLOW), put_of("controls.json"));
+    t.proxy.inject(1, Fault::Reset, put_of("template.yaml"));
+    t.proxy.inject(1, Fault::Reset, put_of("iam-model.json"));
     let run_id = submit(&t.app).await;
     let run = finish(&t.app, &t.worker, &run_id).await;
     assert_eq!(run.status, "succeeded", "{:?}", run.stages);
@@ -155,13 +155,13 @@ async fn faults_outlasting_the_sdk_retry_fail_the_stage_transiently_and_the_engi
     let t = setup().await;
     let expected = reference().await;
     // Three faults in a row exhaust the SDK's three attempts on one write.
-    // While staging the iac stage's files (nothing of the stage is published yet):
+    // While publishing the iac stage:
     for fault in [Fault::Status(500), Fault::Reset, Fault::Status(503)] {
-        t.proxy.inject(1, fault, put_of("template.yaml", false));
+        t.proxy.inject(1, fault, put_of("template.yaml"));
     }
     // While publishing the controls stage, after controls.json is already published:
     for fault in [Fault::Slow(SLOW), Fault::Status(503), Fault::Status(500)] {
-        t.proxy.inject(1, fault, put_of("controls.md", true));
+        t.proxy.inject(1, fault, put_of("controls.md"));
     }
     let run_id = submit(&t.app).await;
     let run = finish(&t.app, &t.worker, &run_id).await;
@@ -171,7 +171,7 @@ async fn faults_outlasting_the_sdk_retry_fail_the_stage_transiently_and_the_engi
     assert!(tries.iter().filter(|(s, _)| !["controls", "iac"].contains(&s.as_str())).all(|(_, &a)| a == 1));
     assert_eq!(t.proxy.injected().len(), 6);
     assert_eq!(bundle(&t.app, &run_id).await, expected, "the retried stages published whole, equal files");
-    assert_eq!(attempt_copies(&t).await, Vec::<String>::new(), "failed attempts' copies are deleted too");
+    assert_eq!(attempt_copies(&t).await, Vec::<String>::new(), "failed attempts leave no copies");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +179,7 @@ async fn faults_outlasting_the_engine_fail_the_run_with_nothing_of_the_stage_pub
     let t = setup().await;
     let expected = reference().await;
     // Every publish of controls.md fails: controls.json of each attempt is published first.
-    t.proxy.inject(usize::MAX, Fault::Status(500), put_of("controls.md", true));
+    t.proxy.inject(usize::MAX, Fault::Status(500), put_of("controls.md"));
     let run_id = submit(&t.app).await;
     let run = finish(&t.app, &t.worker, &run_id).await;
     assert_eq!(run.status, "failed");

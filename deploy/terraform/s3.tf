@@ -146,8 +146,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
     }
   }
 
-  # An attempt's copies (lease fencing) are deleted by the worker once the attempt is
-  # over; this removes what a crashed worker left, and the versions the deletes hid.
+  # Attempt copies were written here by versions before issue 15's publish from memory
+  # (which writes none); this expires any left behind, and the versions their deletes hid.
   rule {
     id     = "attempt-copies"
     status = "Enabled"

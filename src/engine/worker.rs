@@ -15,7 +15,7 @@ use crate::advisor::Advisor;
 use crate::input::Profile;
 use crate::knowledge::Knowledge;
 use crate::pipeline::{self, Artifact, StageError, StageInput, StageName};
-use crate::store::{ArtifactStore, BundleRef, ClaimedStage, StageOutcome, Store, StoreError, now_ms};
+use crate::store::{ArtifactStore, BundleRef, ClaimedStage, NewArtifact, StageOutcome, Store, StoreError, now_ms};
 use crate::telemetry::{metrics, trace};
 use serde_json::Value;
 
@@ -151,12 +151,12 @@ impl Worker {
         let (mut outcome, artifacts, output) = self.outcome(&stage).await;
         heartbeat.abort();
         if matches!(outcome, StageOutcome::Succeeded { .. }) {
-            // Fencing: the attempt's artifacts are published only while its lease is
-            // still held (re-checked and extended right now); a worker that lost
-            // the lease, e.g. after a long pause, abandons its attempt instead.
+            // Fencing: the stage's artifacts (held in memory) are published only while
+            // its lease is still held (re-checked and extended right now); a worker
+            // that lost the lease, e.g. after a long pause, abandons its attempt and
+            // writes nothing.
             let lease_ms = self.config.lease.as_millis() as i64;
             if !self.store.extend_lease(&stage, &self.id, now_ms(), lease_ms).await? {
-                self.discard_attempt(&stage, &artifacts).await;
                 self.store.abandon_attempt(&stage, &self.id, now_ms()).await?;
                 metrics::stage_finished(&stage.name, "lease_lost", started.elapsed().as_secs_f64());
                 warn!("lease lost while the stage ran; attempt abandoned, nothing published");
@@ -166,8 +166,6 @@ impl Worker {
                 outcome = failed;
             }
         }
-        // Before the outcome is recorded, so a finished run has no copies left.
-        self.discard_attempt(&stage, &artifacts).await;
         let lease_ms = self.config.lease.as_millis() as i64;
         let (recorded, next) = self.store.finish_and_claim_next(&stage, &self.id, &outcome, now_ms(), lease_ms).await?;
         if !recorded {
@@ -235,44 +233,20 @@ impl Worker {
         }
     }
 
-    /// Publishes every file of the stage, or none: a publish that fails part-way is
-    /// taken back and the stage fails (transiently, unless an immutable name
+    /// Publishes every file of the stage, or none ([`ArtifactStore::put_all`]); a
+    /// publish that fails fails the stage (transiently, unless an immutable name
     /// already holds different bytes, which no retry can change).
     async fn publish_whole(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Option<StageOutcome> {
-        let (e, published) = self.publish(stage, artifacts).await.err()?;
-        self.unpublish(stage, &published).await;
+        let files: Vec<NewArtifact> = artifacts
+            .iter()
+            .map(|a| NewArtifact { name: &a.name, content_type: a.content_type, bytes: &a.bytes })
+            .collect();
+        let e = self.artifacts.put_all(&bundle_of(stage), &files).await.err()?;
         let error = format!("publishing artifacts: {e}");
         Some(match e {
             StoreError::ArtifactExists(_) => StageOutcome::Permanent { error },
             _ => StageOutcome::Transient { error, backoff_base_ms: self.config.backoff_base.as_millis() as i64 },
         })
-    }
-
-    /// Copies an attempt's artifacts from its own location to the run's. On failure,
-    /// also hands back the names it had already published.
-    async fn publish<'a>(
-        &self,
-        stage: &ClaimedStage,
-        artifacts: &'a [Artifact],
-    ) -> Result<(), (StoreError, Vec<&'a str>)> {
-        let (bundle, mut published) = (bundle_of(stage), Vec::new());
-        for artifact in artifacts {
-            let put = self.artifacts.put(&bundle, &artifact.name, artifact.content_type, &artifact.bytes);
-            put.await.map_err(|e| (e, published.clone()))?;
-            published.push(artifact.name.as_str());
-        }
-        Ok(())
-    }
-
-    /// Takes back the files of a publish that failed part-way, so a bundle never
-    /// shows part of a stage (the retry publishes them again). Best effort: a file
-    /// left behind by a failed delete has the bytes the retry writes.
-    async fn unpublish(&self, stage: &ClaimedStage, names: &[&str]) {
-        for name in names {
-            if let Err(e) = self.artifacts.delete(&bundle_of(stage), name).await {
-                warn!(artifact = %name, error = %e, "could not take back a partly published stage's file");
-            }
-        }
     }
 
     /// The run's profile and earlier outputs: from memory when this worker ran the
@@ -344,45 +318,9 @@ impl Worker {
                     .map_err(|e| transient(&e))?;
             artifacts.extend(diff);
         }
-        // Written to the attempt's own location first; published only on a lease-checked finish.
-        self.write_attempt(stage, &artifacts).await.map_err(|e| transient(&e))?;
+        // Kept in memory; published only on a lease-checked finish.
         Ok((inputs, result.output, artifacts))
     }
-
-    /// Writes the attempt's copies; if one fails, takes back those already written.
-    async fn write_attempt(&self, stage: &ClaimedStage, artifacts: &[Artifact]) -> Result<(), StoreError> {
-        let staging = attempt_of(stage);
-        for (i, artifact) in artifacts.iter().enumerate() {
-            if let Err(e) = self.artifacts.put(&staging, &artifact.name, artifact.content_type, &artifact.bytes).await {
-                self.discard_attempt(stage, &artifacts[..i]).await;
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    /// Deletes the attempt's copies once the attempt is over (published, failed or
-    /// abandoned): they are fencing's scratch space, not part of any bundle. Best
-    /// effort; a copy left behind by a failed delete is never read.
-    async fn discard_attempt(&self, stage: &ClaimedStage, artifacts: &[Artifact]) {
-        let staging = attempt_of(stage);
-        for artifact in artifacts {
-            if let Err(e) = self.artifacts.delete(&staging, &artifact.name).await {
-                warn!(artifact = %artifact.name, error = %e, "could not delete an attempt's copy");
-            }
-        }
-    }
-}
-
-/// The attempt's own location.
-fn attempt_of(stage: &ClaimedStage) -> BundleRef {
-    BundleRef { staging: Some(attempt_suffix(stage)), ..bundle_of(stage) }
-}
-
-/// Where one attempt writes its artifacts before they are published: a location of
-/// its own next to the run's (`<run id>.s2a3` locally for stage 2, attempt 3).
-fn attempt_suffix(stage: &ClaimedStage) -> String {
-    format!("s{}a{}", stage.position, stage.attempt)
 }
 
 /// The run's bundle, where published artifacts live.
@@ -392,7 +330,6 @@ fn bundle_of(stage: &ClaimedStage) -> BundleRef {
         profile_id: stage.profile_id.clone(),
         service_id: stage.service_id.clone(),
         bundle_version: stage.bundle_version,
-        staging: None,
     }
 }
 

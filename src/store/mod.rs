@@ -12,7 +12,8 @@ mod sql;
 mod sqlite;
 
 pub use artifacts::{
-    ArtifactBody, ArtifactInfo, ArtifactStore, BundleRef, LocalArtifactStore, S3ArtifactStore, S3Location, read_body,
+    ArtifactBody, ArtifactInfo, ArtifactStore, BundleRef, LocalArtifactStore, NewArtifact, S3ArtifactStore, S3Location,
+    read_body,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

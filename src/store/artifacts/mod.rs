@@ -42,9 +42,14 @@ pub struct BundleRef {
     pub profile_id: String,
     pub service_id: String,
     pub bundle_version: i64,
-    /// An attempt's private location (`s{stage}a{attempt}`), published to the bundle
-    /// only after the worker re-checks its lease; `None` is the bundle itself.
-    pub staging: Option<String>,
+}
+
+/// One file handed to [`ArtifactStore::put_all`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewArtifact<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
 }
 
 impl From<&RunRecord> for BundleRef {
@@ -54,7 +59,6 @@ impl From<&RunRecord> for BundleRef {
             profile_id: run.profile_id.clone(),
             service_id: run.service_id.clone(),
             bundle_version: run.bundle_version,
-            staging: None,
         }
     }
 }
@@ -70,10 +74,29 @@ pub trait ArtifactStore: Send + Sync + 'static {
     async fn get(&self, bundle: &BundleRef, name: &str) -> StoreResult<Option<(ArtifactInfo, ArtifactBody)>>;
     /// Every file of the bundle, sorted by name.
     async fn list(&self, bundle: &BundleRef) -> StoreResult<Vec<ArtifactInfo>>;
-    /// Removes a file; removing one that is not there is not an error. Only the
-    /// engine calls it: for an attempt's own copies, and to take back a stage's
-    /// files when publishing them failed part-way.
+    /// Removes a file; removing one that is not there is not an error. Only
+    /// [`ArtifactStore::put_all`] calls it, to take back a stage's files when
+    /// publishing them failed part-way.
     async fn delete(&self, bundle: &BundleRef, name: &str) -> StoreResult<()>;
+
+    /// Stores a stage's files whole or not at all: when one write fails, the names
+    /// this call already wrote are deleted again (best effort: a file a failed
+    /// delete leaves behind has the bytes the retry writes) and the error is returned.
+    /// Stores that can commit several files at once override it (the local directory
+    /// writes every file, then its index once).
+    async fn put_all(&self, bundle: &BundleRef, files: &[NewArtifact<'_>]) -> StoreResult<()> {
+        for (i, f) in files.iter().enumerate() {
+            if let Err(e) = self.put(bundle, f.name, f.content_type, f.bytes).await {
+                for taken in &files[..i] {
+                    if let Err(e) = self.delete(bundle, taken.name).await {
+                        tracing::warn!(artifact = %taken.name, error = %e, "could not take back a partly published stage's file");
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The store the configuration names: S3 when `artifact_url` is set, else the directory.

@@ -59,17 +59,12 @@ impl S3ArtifactStore {
         self
     }
 
-    /// `{prefix}/{profile_id}/{service_id}/v{bundle_version}/`; an attempt's own
-    /// files go to `{prefix}/attempts/{run_id}.{staging}/` until they are published.
+    /// `{prefix}/{profile_id}/{service_id}/v{bundle_version}/`.
     pub fn bundle_prefix(&self, bundle: &BundleRef) -> String {
         let mut key = String::new();
         if !self.location.prefix.is_empty() {
             key.push_str(&self.location.prefix);
             key.push('/');
-        }
-        if let Some(staging) = &bundle.staging {
-            key.push_str(&format!("attempts/{}.{}/", key_segment(&bundle.run_id), key_segment(staging)));
-            return key;
         }
         key.push_str(&format!(
             "{}/{}/v{}/",
