@@ -53,6 +53,9 @@ impl PostgresStore {
         PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10))
     }
 
+    /// One row per run ([`crate::store::sql::runs_page`] says why).
+    pub(crate) const PAGE_AGGREGATE: Option<&'static str> = None;
+
     pub(crate) const WRITE_BEGIN: &'static str = "BEGIN";
     /// Serialises version allocation for one key until the transaction ends.
     pub(crate) const ALLOCATION_LOCK: &'static str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 14))";

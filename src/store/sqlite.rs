@@ -42,6 +42,9 @@ impl SqliteStore {
     /// Take the write lock up front: a deferred transaction that reads and then
     /// writes fails with "database is locked" instead of waiting its turn.
     pub(crate) const WRITE_BEGIN: &'static str = "BEGIN IMMEDIATE";
+    /// A page of runs as one JSON array ([`crate::store::sql::runs_page`]).
+    pub(crate) const PAGE_AGGREGATE: Option<&'static str> =
+        Some("COALESCE(json_group_array(json_array({columns}, json(stages_json))), '[]')");
     /// Writers are already serialised by `BEGIN IMMEDIATE`; nothing more to lock.
     pub(crate) const ALLOCATION_LOCK: &'static str = "SELECT $1";
 
