@@ -103,7 +103,12 @@ async fn gate_flow(api: Api) {
     assert_eq!(waived["waiver"]["expires_at"], "2999-01-31T00:00:00.000Z");
     // After the expiry, the same template fails that control.
     let after_expiry = chrono::DateTime::parse_from_rfc3339("2999-02-01T00:00:00Z").unwrap().timestamp_millis();
-    let request = CheckRequest { template: no_logging.clone(), profile_id: PROFILE.into(), profile_version: None };
+    let request = CheckRequest {
+        template: Some(no_logging.clone()),
+        plan: None,
+        profile_id: PROFILE.into(),
+        profile_version: None,
+    };
     let report = check_at(&api.app, &RuleCache::default(), &request, after_expiry).await.unwrap();
     let report = serde_json::to_value(report).unwrap();
     assert_eq!(outcomes(&report, "fail"), ["S3-06"]);

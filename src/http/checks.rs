@@ -1,4 +1,4 @@
-//! `POST /v1/checks`: the CI gate. A template and a profile id in; per resource and
+//! `POST /v1/checks`: the CI gate. A template (or a Terraform plan) and a profile id in; per resource and
 //! control pass / fail / undetermined / waived, the resources whose service has no
 //! approved bundle, the library versions used and the verdict out. Needs the reader
 //! role: it changes nothing and reveals only what `GET /v1/library` already shows.
@@ -20,6 +20,12 @@ pub fn router() -> Router<Arc<App>> {
 }
 
 /// Checks a CloudFormation template against the latest approved bundles of the profile's services.
+///
+/// Give `plan` instead of `template` to check a Terraform plan (`terraform show -json`
+/// output): each resource change that exists after apply is checked against the
+/// bundles' `terraform-checks.json`; a value known only after apply is `undetermined`,
+/// a control a plan cannot decide is `not_decidable` with the reason; errors point into
+/// `/plan`.
 ///
 /// The verdict is `pass` only when every control passes (or is waived by a waiver in
 /// force) and every resource's service has an approved bundle; a value the rules need
