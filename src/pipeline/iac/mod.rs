@@ -34,7 +34,10 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let core_tf = terraform::core_module(catalog, service, &deployed, &controls);
     let controls_tf = terraform::controls_module(config_rules, event_rules);
     let tf_types: Vec<String> = core_tf.resources.iter().map(|r| r.kind.clone()).collect();
-    let tf_checks = terraform_checks::checks(catalog, service, &deployed, &controls, tf_types.clone());
+    let mut deployed_types = tf_types.clone();
+    deployed_types.sort();
+    deployed_types.dedup();
+    let tf_checks = terraform_checks::checks(catalog, service, &deployed, &controls, deployed_types);
 
     let mut checks = Checks::default();
     verify::cfn_properties(catalog, &template, &mut checks);
