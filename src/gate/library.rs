@@ -29,10 +29,12 @@ pub struct CheckRequest {
     /// The CloudFormation template as text (JSON or YAML), up to the body limit. Give
     /// either `template` or `plan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub template: Option<String>,
     /// A Terraform plan as text: the output of `terraform show -json PLANFILE`. Its
     /// `resource_changes` are checked against the bundles' `terraform-checks.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub plan: Option<String>,
     /// The security profile whose approved controls apply.
     pub profile_id: String,
