@@ -263,3 +263,94 @@ fn expected(r: &Requirement) -> String {
         _ => "set".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::render::terraform_checks::TerraformChecks;
+
+    /// One control: the bucket's public access block (linked by `bucket`) blocks ACLs.
+    fn rules() -> ServiceRules {
+        let checks: TerraformChecks = serde_json::from_value(json!({
+            "service": "s3", "deployed_types": [],
+            "controls": [{ "control_id": "S3-10", "title": "t", "anchor_type": "aws_s3_bucket", "not_checkable": [],
+                "requirements": [{ "resource_type": "aws_s3_bucket_public_access_block",
+                    "scope": { "kind": "linked", "link": "bucket" },
+                    "path": [{ "key": "block_public_acls" }], "check": "equals", "value": true }] }]
+        }))
+        .unwrap();
+        ServiceRules {
+            service: "s3".into(),
+            source: "test".into(),
+            rules: vec![],
+            deployed_types: Default::default(),
+            controls: Default::default(),
+            terraform: Some(checks),
+        }
+    }
+
+    fn change(address: &str, kind: &str, after: Value) -> Value {
+        json!({ "address": address, "type": kind, "change": { "actions": ["create"], "after": after,
+            "after_unknown": { "id": true } } })
+    }
+
+    fn outcome(plan: Value) -> Vec<Outcome> {
+        let plan = Plan::parse(&plan.to_string()).unwrap();
+        evaluate(&plan, &[&rules()], &Waivers::new()).iter().map(|f| f.outcome).collect()
+    }
+
+    fn linked_by(address: &str, refs: &[&str]) -> Value {
+        json!({ "root_module": { "resources": [{ "address": address, "expressions": { "bucket": { "references": refs } } }] } })
+    }
+
+    #[test]
+    fn a_companion_counts_only_when_the_plan_links_it() {
+        let pab = change(
+            "aws_s3_bucket_public_access_block.p",
+            "aws_s3_bucket_public_access_block",
+            json!({ "block_public_acls": true }),
+        );
+        let bucket = change("aws_s3_bucket.b", "aws_s3_bucket", json!({}));
+        let linked = json!({ "format_version": "1.2", "resource_changes": [bucket, pab],
+            "configuration": linked_by("aws_s3_bucket_public_access_block.p", &["aws_s3_bucket.b.id", "aws_s3_bucket.b"]) });
+        assert_eq!(outcome(linked), [Outcome::Pass]);
+        let other = json!({ "format_version": "1.2", "resource_changes": [bucket, pab],
+            "configuration": linked_by("aws_s3_bucket_public_access_block.p", &["aws_s3_bucket.c.id"]) });
+        assert_eq!(outcome(other), [Outcome::Fail]);
+        // Without a configuration section nothing can be linked: undetermined, not a guess.
+        let bare = json!({ "format_version": "1.2", "resource_changes": [bucket, pab] });
+        assert_eq!(outcome(bare), [Outcome::Undetermined]);
+    }
+
+    #[test]
+    fn a_reference_to_every_instance_of_a_counted_bucket_is_undetermined() {
+        let pab = change(
+            "aws_s3_bucket_public_access_block.p[0]",
+            "aws_s3_bucket_public_access_block",
+            json!({ "block_public_acls": true }),
+        );
+        let bucket = change("aws_s3_bucket.b[0]", "aws_s3_bucket", json!({}));
+        let plan = json!({ "format_version": "1.2", "resource_changes": [bucket, pab],
+            "configuration": linked_by("aws_s3_bucket_public_access_block.p", &["aws_s3_bucket.b"]) });
+        assert_eq!(outcome(plan), [Outcome::Undetermined]);
+        // Linked by the known value of an existing bucket's id: decided.
+        let mut pab = change(
+            "aws_s3_bucket_public_access_block.p[0]",
+            "aws_s3_bucket_public_access_block",
+            json!({ "block_public_acls": true, "bucket": "data" }),
+        );
+        pab["change"]["after_unknown"] = json!({});
+        let bucket = json!({ "address": "aws_s3_bucket.b[0]", "type": "aws_s3_bucket",
+            "change": { "actions": ["no-op"], "after": { "id": "data" }, "after_unknown": {} } });
+        assert_eq!(outcome(json!({ "format_version": "1.2", "resource_changes": [bucket, pab] })), [Outcome::Pass]);
+    }
+
+    #[test]
+    fn deleted_resources_are_not_checked() {
+        let bucket = json!({ "address": "aws_s3_bucket.b", "type": "aws_s3_bucket",
+            "change": { "actions": ["delete"], "after": null } });
+        assert!(outcome(json!({ "format_version": "1.2", "resource_changes": [bucket] })).is_empty());
+    }
+}
