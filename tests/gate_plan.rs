@@ -211,6 +211,15 @@ fn kms_removed_fails_the_encryption_controls() {
     assert_eq!(with_outcome(&report, "fail"), ["RDS-01", "RDS-02"]);
     assert_eq!(paths(&finding(&report, "RDS-01"), "fail"), ["aws_db_instance.database.storage_encrypted"]);
     assert_eq!(paths(&finding(&report, "RDS-02"), "fail"), ["aws_db_instance.database.kms_key_id"]);
+
+    // Lambda: the function's environment no longer encrypted with the key.
+    let mut doc = plan("lambda");
+    let function = change(&mut doc, "aws_lambda_function.function");
+    function["after_unknown"].as_object_mut().unwrap().remove("kms_key_arn");
+    let (code, report) = run_json(&doc, "lambda");
+    assert_eq!(code, 1);
+    assert_eq!(with_outcome(&report, "fail"), ["LAMBDA-01"]);
+    assert_eq!(paths(&finding(&report, "LAMBDA-01"), "fail"), ["aws_lambda_function.function.kms_key_arn"]);
 }
 
 #[test]
