@@ -144,7 +144,9 @@ async fn plans(api: &Api, s3_run: &str) {
     assert_eq!(report["inputs"][0]["kind"], "terraform_plan");
     assert_eq!(report["inputs"][0]["name"], "plan");
     assert!(outcomes(&report, "fail").is_empty(), "{report:#}");
-    assert_eq!(outcomes(&report, "not_decidable"), ["S3-02", "S3-KEY"]);
+    // The key references are decided from the plan's configuration; only the bucket
+    // policy (its document holds the bucket ARN, known after apply) stays open.
+    assert!(outcomes(&report, "not_decidable").is_empty(), "{report:#}");
     assert_eq!(outcomes(&report, "undetermined"), ["S3-03"]);
     assert_eq!(report["verdict"], "fail");
 

@@ -24,6 +24,7 @@ pub mod services;
 pub mod template;
 pub mod tfplan;
 mod tfplan_eval;
+mod tfplan_refs;
 pub mod waivers;
 
 use std::path::PathBuf;

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::GateError;
 use super::template::escape;
+use crate::render::terraform_checks::Step;
 
 /// One managed resource of the plan that exists after apply.
 #[derive(Debug, Clone)]
@@ -31,8 +32,8 @@ pub struct Change {
 #[derive(Debug)]
 pub struct Plan {
     pub changes: Vec<Change>,
-    /// Configuration address → argument → the references of its expression.
-    references: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Configuration address → its `expressions`, with the module prefix of its references.
+    expressions: BTreeMap<String, (String, Value)>,
     /// Whether the plan has a `configuration` section at all.
     pub has_configuration: bool,
 }
@@ -63,18 +64,61 @@ impl Plan {
                 changes.push(change);
             }
         }
-        let mut references = BTreeMap::new();
+        let mut expressions = BTreeMap::new();
         let root = doc.pointer("/configuration/root_module");
         if let Some(root) = root {
-            collect_references(root, "", &mut references);
+            collect_expressions(root, "", &mut expressions);
         }
-        Ok(Plan { changes, references, has_configuration: root.is_some() })
+        Ok(Plan { changes, expressions, has_configuration: root.is_some() })
     }
 
-    /// The references of a resource's argument, from the configuration.
-    pub fn references(&self, address: &str, argument: &str) -> &[String] {
-        self.references.get(&config_address(address)).and_then(|a| a.get(argument)).map_or(&[], Vec::as_slice)
+    /// The references of a resource's top-level argument, from the configuration.
+    pub fn references(&self, address: &str, argument: &str) -> Vec<String> {
+        match self.expression(address, &[Step::Key(argument.to_string())]) {
+            Expr::References(refs) => refs,
+            _ => Vec::new(),
+        }
     }
+
+    /// The configuration's expression of a resource instance's argument at `path`
+    /// (nested blocks are lists of expression maps; the references of all are joined).
+    pub fn expression(&self, address: &str, path: &[Step]) -> Expr {
+        let Some((prefix, exprs)) = self.expressions.get(&config_address(address)) else {
+            return Expr::NoResource;
+        };
+        let mut nodes = vec![exprs];
+        for step in path {
+            nodes = match step {
+                Step::Key(k) => nodes.iter().filter_map(|n| n.get(k)).collect(),
+                Step::Each => nodes.iter().flat_map(|n| n.as_array().into_iter().flatten()).collect(),
+                Step::Json => break,
+            };
+        }
+        let refs: Vec<String> = nodes
+            .iter()
+            .flat_map(|n| n["references"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .map(|r| format!("{prefix}{r}"))
+            .collect();
+        match (nodes.is_empty(), refs.is_empty()) {
+            (true, _) => Expr::Absent,
+            (false, false) => Expr::References(refs),
+            (false, true) => Expr::Constant,
+        }
+    }
+}
+
+/// What the configuration says about an argument.
+#[derive(Debug, PartialEq)]
+pub enum Expr {
+    /// The resource is not in the configuration.
+    NoResource,
+    /// The argument is not written.
+    Absent,
+    /// A literal (`constant_value`) or an expression without references.
+    Constant,
+    /// The references of the expression, module-prefixed (`aws_kms_key.k.arn`, `aws_kms_key.k`).
+    References(Vec<String>),
 }
 
 /// One entry of `resource_changes`: `None` for data sources and deletions.
@@ -106,18 +150,15 @@ fn change(item: &Value, pointer: &str) -> Result<Option<Change>, GateError> {
     Ok(Some(Change { pointer: pointer.to_string(), address, kind, provider, after, after_unknown }))
 }
 
-/// Walks a configuration module and its module calls, prefixing addresses and references.
-fn collect_references(module: &Value, prefix: &str, out: &mut BTreeMap<String, BTreeMap<String, Vec<String>>>) {
+/// Walks a configuration module and its module calls, prefixing addresses.
+fn collect_expressions(module: &Value, prefix: &str, out: &mut BTreeMap<String, (String, Value)>) {
     for r in module["resources"].as_array().into_iter().flatten() {
         let Some(address) = r["address"].as_str() else { continue };
-        let args = out.entry(format!("{prefix}{address}")).or_default();
-        for (arg, expr) in r["expressions"].as_object().into_iter().flatten() {
-            let refs = expr["references"].as_array().into_iter().flatten().filter_map(Value::as_str);
-            args.insert(arg.clone(), refs.map(|r| format!("{prefix}{r}")).collect());
-        }
+        let exprs = r.get("expressions").cloned().unwrap_or_else(|| Value::Object(Default::default()));
+        out.insert(format!("{prefix}{address}"), (prefix.to_string(), exprs));
     }
     for (name, call) in module["module_calls"].as_object().into_iter().flatten() {
-        collect_references(&call["module"], &format!("{prefix}module.{name}."), out);
+        collect_expressions(&call["module"], &format!("{prefix}module.{name}."), out);
     }
 }
 

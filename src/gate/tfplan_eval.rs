@@ -51,10 +51,9 @@ fn finding(plan: &Plan, service: &ServiceRules, control: &ControlCheck, anchor: 
     let mut linked: BTreeMap<(&str, &str), Vec<&Requirement>> = BTreeMap::new();
     for r in &control.requirements {
         match &r.scope {
-            Scope::Anchor => paths.extend(judge(anchor, r)),
-            Scope::Every => {
-                paths.extend(plan.changes.iter().filter(|c| c.kind == r.resource_type).filter_map(|c| judge(c, r)))
-            }
+            Scope::Anchor => paths.extend(judge(plan, anchor, r)),
+            Scope::Every => paths
+                .extend(plan.changes.iter().filter(|c| c.kind == r.resource_type).filter_map(|c| judge(plan, c, r))),
             Scope::Linked { link } => linked.entry((r.resource_type.as_str(), link.as_str())).or_default().push(r),
         }
     }
@@ -112,7 +111,7 @@ fn companions(plan: &Plan, anchor: &Change, kind: &str, link: &str, reqs: &[&Req
     let mut best: Option<(Outcome, Vec<PathResult>)> = None;
     for c in plan.changes.iter().filter(|c| c.kind == kind) {
         let Some(how) = link_of(plan, c, link, anchor) else { continue };
-        let mut paths: Vec<PathResult> = reqs.iter().filter_map(|r| judge(c, r)).collect();
+        let mut paths: Vec<PathResult> = reqs.iter().filter_map(|r| judge(plan, c, r)).collect();
         if how == Link::Uncertain && paths.is_empty() {
             paths.push(PathResult {
                 path: format!("{}.{link}", c.address),
@@ -217,7 +216,11 @@ fn walk(after: &Value, unknown: &Value, steps: &[Step], at: &Cursor, out: &mut V
 
 /// One requirement on one resource: `None` when some value on its path satisfies it
 /// (some element of a list, as Guard's `some`), else the first undetermined or failing value.
-fn judge(change: &Change, r: &Requirement) -> Option<PathResult> {
+/// A `references` requirement is decided from the plan's configuration instead.
+pub(super) fn judge(plan: &Plan, change: &Change, r: &Requirement) -> Option<PathResult> {
+    if let Some(target) = &r.references {
+        return super::tfplan_refs::judge(plan, change, r, target);
+    }
     let mut leaves = Vec::new();
     let start =
         Cursor { path: change.address.clone(), pointer: child(&change.pointer, "change") + "/after", in_json: false };
@@ -248,6 +251,7 @@ fn satisfies(v: &Value, r: &Requirement) -> bool {
     let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
     match (r.check, &r.value) {
         (CheckKind::Exists, _) => !v.is_null(),
+        (CheckKind::Equals, Some(Value::Object(fields))) => fields.iter().all(|(k, want)| v.get(k) == Some(want)),
         (CheckKind::Equals, Some(want)) => {
             v == want || matches!((v, want), (Value::Number(_), Value::Number(_)) if number(v) == number(want))
         }

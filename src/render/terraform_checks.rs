@@ -1,10 +1,14 @@
 //! What each selected control requires in Terraform, written machine-readably as
 //! `terraform-checks.json` so that the CI gate can check a Terraform plan's
 //! `resource_changes` against the same control definition that renders `main.tf`,
-//! rather than against a second, hand-kept mapping. Where a plan cannot show a
-//! setting soundly (its value is another resource's attribute, known only after
-//! apply; it lives on a resource the plan does not link), the control says so with
-//! the reason instead of a requirement. Pure: plan and catalog in, a struct out.
+//! rather than against a second, hand-kept mapping. A value that is another deployed
+//! resource's attribute (the bundle's key ARN, its parameter group) is known only
+//! after apply, but the plan's `configuration` shows which resource the argument
+//! refers to: such a setting becomes a `references` requirement (the target's
+//! Terraform type and attribute), chained to the settings the bundle deploys that
+//! target with. Where a plan cannot show a setting soundly (it lives on a resource
+//! the plan does not link), the control says so with the reason instead of a
+//! requirement. Pure: plan and catalog in, a struct out.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -63,9 +67,28 @@ pub struct Requirement {
     /// Steps from the resource's `after` object to the value.
     pub path: Vec<Step>,
     pub check: CheckKind,
-    /// The required value (`equals`) or minimum (`at_least`); none for `exists`.
+    /// The required value (`equals`; for an object, the fields some element must have)
+    /// or minimum (`at_least`); none for `exists`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+    /// The argument must refer to another resource (decided from the plan's `configuration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<Reference>,
+}
+
+/// What a reference argument must name: an attribute of a resource of `resource_type`
+/// (the one type whose instances are, by definition, what the control asks for: an
+/// `aws_kms_key` is a customer managed key), whose own planned values meet `requires`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    pub resource_type: String,
+    /// `arn`, `id`, `key_id`… as the definition's value names it.
+    pub attribute: String,
+    /// `main.tf`'s expression, for messages (`aws_kms_key.data_key.arn`).
+    pub expression: String,
+    /// Settings the bundle deploys the target with for this control, checked on the target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Requirement>,
 }
 
 /// One step of a requirement's path through a plan's `after` value.
@@ -97,8 +120,11 @@ pub fn path_text(path: &[Step]) -> String {
     out
 }
 
+/// A requirement's path, check, value and reference target.
+type Checked = (Vec<Step>, CheckKind, Option<Value>, Option<Reference>);
+
 /// What a definition leaf becomes: a requirement or the reason it cannot be one.
-type Leaf = Result<(Vec<Step>, CheckKind, Option<Value>), NotCheckable>;
+type Leaf = Result<Checked, NotCheckable>;
 
 struct Ctx<'a> {
     catalog: &'a Catalog,
@@ -122,11 +148,15 @@ pub fn checks(
     let controls = match anchor {
         Some((main, anchor_type)) => {
             let ctx = Ctx { catalog, sc, deployed, main, anchor_type };
-            controls
-                .iter()
-                .filter(|c| c.cloudformation.is_some() || !c.terraform.is_empty())
-                .map(|c| control(&ctx, c))
-                .collect()
+            let selected: Vec<&ControlDef> =
+                controls.iter().copied().filter(|c| c.cloudformation.is_some() || !c.terraform.is_empty()).collect();
+            let mut checks: Vec<ControlCheck> = selected.iter().map(|c| control(&ctx, c)).collect();
+            for (i, c) in selected.iter().enumerate() {
+                if c.cloudformation.as_ref().is_some_and(|cfn| cfn.resource == values::DATA_KEY) {
+                    checks[i] = key_control(&checks, &checks[i], c);
+                }
+            }
+            checks
         }
         None => Vec::new(),
     };
@@ -148,7 +178,9 @@ fn control(ctx: &Ctx, c: &ControlDef) -> ControlCheck {
     let (mut requirements, mut not_checkable) = (Vec::new(), Vec::new());
     for (resource_type, scope, leaf) in leaves {
         match leaf {
-            Ok((path, check, value)) => requirements.push(Requirement { resource_type, scope, path, check, value }),
+            Ok((path, check, value, references)) => {
+                requirements.push(Requirement { resource_type, scope, path, check, value, references })
+            }
             Err(n) => not_checkable.push(n),
         }
     }
@@ -263,41 +295,153 @@ fn expand(
 }
 
 /// One value of the definition at `steps`: a literal to compare, a parameter to require,
-/// or a reference to another resource's attribute, which a plan cannot decide.
+/// or a reference to another deployed resource's attribute, which the plan's
+/// configuration decides.
 fn leaf(ctx: &Ctx, kind: &str, steps: Vec<Step>, value: &Value, check: CheckKind, out: &mut Vec<Leaf>) {
-    let not_checkable = |reason: String| NotCheckable { path: format!("{kind}.{}", path_text(&steps)), reason };
+    let exists = |steps: Vec<Step>| Ok((steps, CheckKind::Exists, None, None));
     match values::reference(value) {
-        None => match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let mut inner = steps.clone();
-                    inner.push(Step::Key(k.clone()));
-                    let kind_of_v = Setting { path: k.clone(), value: v.clone(), check: None }.check_kind();
-                    leaf(ctx, kind, inner, v, kind_of_v, out);
+        None => literal(ctx, kind, steps, value, check, out),
+        Some(("var", _)) | Some(("jsonencode", _)) => out.push(exists(steps)),
+        Some(("Ref", Value::String(name))) if ctx.sc.resource(name).is_none() => out.push(exists(steps)),
+        Some(("Sub", Value::String(s))) if sub_is_known(ctx, s) => out.push(exists(steps)),
+        Some((form, target)) => {
+            let expr = values::tf_ref_text(ctx.sc, form, target);
+            match target_of(ctx, form, target) {
+                Some((resource_type, attribute, resource)) => {
+                    let requires = resource.map(|r| chained(ctx, r, out)).unwrap_or_default();
+                    let reference = Reference { resource_type, attribute, expression: expr, requires };
+                    out.push(Ok((steps, CheckKind::Exists, None, Some(reference))));
+                }
+                None => {
+                    let path = format!("{kind}.{}", path_text(&steps));
+                    let reason = format!(
+                        "the value must be {expr}, built from other resources' attributes: a plan shows it only \
+                         as known after apply, and its configuration names the resources but not the result"
+                    );
+                    out.push(Err(NotCheckable { path, reason }));
+                    out.push(exists(steps));
                 }
             }
-            Value::Array(_) | Value::Null => out.push(Ok((steps, CheckKind::Exists, None))),
-            scalar => match check {
-                CheckKind::Exists => out.push(Ok((steps, check, None))),
-                _ => out.push(Ok((steps, check, Some(scalar.clone())))),
-            },
-        },
-        Some(("var", _)) => out.push(Ok((steps, CheckKind::Exists, None))),
-        Some(("Ref", Value::String(name))) if ctx.sc.resource(name).is_none() => {
-            out.push(Ok((steps, CheckKind::Exists, None)))
-        }
-        Some(("Sub", Value::String(s))) if sub_is_known(ctx, s) => out.push(Ok((steps, CheckKind::Exists, None))),
-        Some(("jsonencode", _)) => out.push(Ok((steps, CheckKind::Exists, None))),
-        Some((form, target)) => {
-            // The argument must be set (a plan shows that much), but not to what.
-            let expr = values::tf_ref_text(ctx.sc, form, target);
-            out.push(Err(not_checkable(format!(
-                "the value must be {expr}, another resource's attribute: a plan shows it only as known after \
-                 apply, and its resource_changes do not say which resource a value came from"
-            ))));
-            out.push(Ok((steps, CheckKind::Exists, None)));
         }
     }
+}
+
+/// A literal of the definition: maps key by key; a list of blocks element by element
+/// (some element must have all of its fields); other lists and null must be set.
+fn literal(ctx: &Ctx, kind: &str, steps: Vec<Step>, value: &Value, check: CheckKind, out: &mut Vec<Leaf>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let mut inner = steps.clone();
+                inner.push(Step::Key(k.clone()));
+                let kind_of_v = Setting { path: k.clone(), value: v.clone(), check: None }.check_kind();
+                leaf(ctx, kind, inner, v, kind_of_v, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_literal_object) => {
+            let mut each = steps;
+            each.push(Step::Each);
+            out.extend(items.iter().map(|i| Ok((each.clone(), CheckKind::Equals, Some(i.clone()), None))));
+        }
+        Value::Array(_) | Value::Null => out.push(Ok((steps, CheckKind::Exists, None, None))),
+        scalar => match check {
+            CheckKind::Exists => out.push(Ok((steps, check, None, None))),
+            _ => out.push(Ok((steps, check, Some(scalar.clone()), None))),
+        },
+    }
+}
+
+/// A map of scalars (a nested block written out in full, such as a parameter).
+fn is_literal_object(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| !values::is_reference(v) && m.values().all(|x| !x.is_object() && !x.is_array()))
+}
+
+/// The Terraform type and attribute a reference names, and the bundle's definition of
+/// that resource when it has one (the customer managed key is generated, not defined).
+fn target_of<'a>(ctx: &Ctx<'a>, form: &str, target: &Value) -> Option<(String, String, Option<&'a ResourceDef>)> {
+    let (id, attribute) = match (form, target) {
+        ("kms_key", k) if k == "KeyId" => return Some(("aws_kms_key".into(), "key_id".into(), None)),
+        ("kms_key", _) => return Some(("aws_kms_key".into(), "arn".into(), None)),
+        ("GetAtt", Value::Array(a)) => (a.first()?.as_str()?, values::snake(a.get(1)?.as_str()?)),
+        ("Ref", Value::String(id)) => (id.as_str(), "id".to_string()),
+        _ => return None,
+    };
+    let resource = ctx.deployed.iter().copied().find(|r| r.id == id)?;
+    Some((resource.terraform.as_ref()?.kind.clone(), attribute, Some(resource)))
+}
+
+/// The settings a referenced resource is deployed with, as requirements on it, when the
+/// bundle deploys it for a control (a parameter group that forces TLS, a dead-letter
+/// queue encrypted with the key); its own not checkable settings go to `out`.
+fn chained(ctx: &Ctx, resource: &ResourceDef, out: &mut Vec<Leaf>) -> Vec<Requirement> {
+    let Some(tf) = resource.terraform.as_ref().filter(|_| resource.with_control.is_some()) else {
+        return Vec::new();
+    };
+    let schema = ctx.catalog.terraform_resource(&tf.kind);
+    let mut leaves = Vec::new();
+    for (argument, value) in &tf.arguments {
+        let check = Setting { path: argument.clone(), value: value.clone(), check: None }.check_kind();
+        expand(ctx, &tf.kind, schema, Vec::new(), std::slice::from_ref(argument), value, check, &mut leaves);
+    }
+    let mut requires = Vec::new();
+    for l in leaves {
+        match l {
+            Ok((path, check, value, references)) => requires.push(Requirement {
+                resource_type: tf.kind.clone(),
+                scope: Scope::Anchor,
+                path,
+                check,
+                value,
+                references,
+            }),
+            Err(n) => out.push(Err(n)),
+        }
+    }
+    requires
+}
+
+/// The customer managed key's control: the key is linked to the anchor by the arguments
+/// other controls require to refer to an `aws_kms_key`, so the control requires those
+/// same references, with the key's own settings on each key they name. Without such an
+/// argument the control stays not checkable.
+fn key_control(all: &[ControlCheck], own: &ControlCheck, c: &ControlDef) -> ControlCheck {
+    let Some(cfn) = &c.cloudformation else { return own.clone() };
+    let mut requires = Vec::new();
+    let mut not_checkable = Vec::new();
+    for setting in &cfn.settings {
+        let Some(argument) = crate::knowledge::data_key::terraform_argument(&setting.path) else {
+            let reason = format!("no argument of aws_kms_key carries {}", setting.path);
+            not_checkable.push(NotCheckable { path: format!("aws_kms_key.data_key.{}", setting.path), reason });
+            continue;
+        };
+        let check = setting.check_kind();
+        requires.push(Requirement {
+            resource_type: crate::knowledge::data_key::TERRAFORM_TYPE.into(),
+            scope: Scope::Anchor,
+            path: vec![Step::Key(argument.into())],
+            check,
+            value: (check != CheckKind::Exists).then(|| setting.value.clone()),
+            references: None,
+        });
+    }
+    let mut requirements: Vec<Requirement> = Vec::new();
+    let to_key = all.iter().flat_map(|c| &c.requirements).filter(|r| {
+        r.references.as_ref().is_some_and(|t| t.resource_type == crate::knowledge::data_key::TERRAFORM_TYPE)
+    });
+    for r in to_key {
+        if requirements.iter().any(|x| x.resource_type == r.resource_type && x.scope == r.scope && x.path == r.path) {
+            continue;
+        }
+        let mut r = r.clone();
+        if let Some(t) = r.references.as_mut() {
+            t.requires = requires.clone();
+        }
+        requirements.push(r);
+    }
+    if requirements.is_empty() {
+        return own.clone();
+    }
+    ControlCheck { requirements, not_checkable, ..own.clone() }
 }
 
 /// Whether a `Sub` names only parameters and pseudo parameters (all known when planning).
@@ -344,10 +488,7 @@ fn from_resource_arguments(ctx: &Ctx, c: &ControlDef, out: &mut Vec<Scoped>) {
 /// The Terraform argument holding a CloudFormation setting's value: the argument whose
 /// definition value (inside `jsonencode` for documents) has the setting's value at the
 /// rest of its path.
-fn argument_for(
-    arguments: &std::collections::BTreeMap<String, Value>,
-    setting: &Setting,
-) -> Option<(Vec<Step>, CheckKind, Option<Value>)> {
+fn argument_for(arguments: &std::collections::BTreeMap<String, Value>, setting: &Setting) -> Option<Checked> {
     let segs = segments(&setting.path);
     let rest = segs.get(1..)?;
     arguments.iter().find_map(|(name, value)| {
@@ -371,7 +512,7 @@ fn argument_for(
             }
         }
         let value = (check != CheckKind::Exists).then(|| setting.value.clone());
-        Some((steps, check, value))
+        Some((steps, check, value, None))
     })
 }
 

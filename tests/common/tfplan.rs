@@ -5,12 +5,13 @@
 //! stack shows: literal arguments and variables are known in `after`, anything that
 //! refers to another resource or a data source (ids, ARNs, `jsonencode` documents that
 //! contain them) is `true` in `after_unknown`, every resource's `id` and `arn` are
-//! unknown, and `configuration` lists each argument's references.
+//! unknown, and `configuration` lists each argument's references (nested blocks as
+//! lists of expression maps) or its `constant_value`, as Terraform writes them.
 
 use std::collections::BTreeMap;
 
+use hcl::Body;
 use hcl::expr::{Expression, ObjectKey, TraversalOperator};
-use hcl::{Block, Body};
 use serde_json::{Map, Value, json};
 
 /// The plan of `main.tf` with the given variable values (others: their default, or a placeholder).
@@ -30,7 +31,7 @@ pub fn plan_from_main_tf(main_tf: &str, vars: &BTreeMap<String, Value>) -> Value
             "change": { "actions": ["create"], "before": null, "after": after, "after_unknown": unknown }
         }));
         config.push(json!({ "address": format!("{kind}.{name}"), "mode": "managed", "type": kind, "name": name,
-            "expressions": expressions(block) }));
+            "expressions": expressions(&block.body) }));
     }
     json!({
         "format_version": "1.2", "terraform_version": "1.11.0",
@@ -121,14 +122,23 @@ fn value(expr: &Expression, vars: &BTreeMap<String, Value>) -> (Value, Value) {
     }
 }
 
-/// `configuration` expressions: each top-level argument's references.
-fn expressions(block: &Block) -> Value {
+/// `configuration` expressions: each argument's references or constant value, and
+/// each nested block as a list of such maps.
+fn expressions(body: &Body) -> Value {
     let mut out = Map::new();
-    for attr in block.body.attributes() {
+    for attr in body.attributes().filter(|a| a.key.as_str() != "depends_on") {
         let mut refs = Vec::new();
         references(&attr.expr, &mut refs);
-        let entry = if refs.is_empty() { json!({ "constant_value": "…" }) } else { json!({ "references": refs }) };
+        let entry = if refs.is_empty() {
+            json!({ "constant_value": value(&attr.expr, &BTreeMap::new()).0 })
+        } else {
+            json!({ "references": refs })
+        };
         out.insert(attr.key.to_string(), entry);
+    }
+    for block in body.blocks() {
+        let list = out.entry(block.identifier.to_string()).or_insert_with(|| json!([]));
+        list.as_array_mut().unwrap().push(expressions(&block.body));
     }
     Value::Object(out)
 }
