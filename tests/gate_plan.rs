@@ -345,3 +345,112 @@ fn sarif_and_junit_point_at_the_plan_and_the_address() {
     assert_eq!(out.code, 1);
     assert!(out.stdout.contains("name=\"aws_s3_bucket.bucket S3-10\""), "{}", out.stdout);
 }
+
+const SSE: &str = "aws_s3_bucket_server_side_encryption_configuration.bucket";
+
+/// Sets the bucket's SSE key argument: `after` (known when literal) and its configuration expression.
+fn sse_key(plan: &mut Value, after: Value, expression: Value) {
+    let known = !after.is_null();
+    let c = change(plan, SSE);
+    c["after"]["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] = after;
+    c["after_unknown"]["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] = json!(!known);
+    expressions(plan, SSE)["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] = expression;
+}
+
+fn message(f: &Value, outcome: &str) -> String {
+    let p = f["paths"].as_array().unwrap().iter().find(|p| p["outcome"] == outcome).unwrap();
+    p["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_key_reference_is_decided_from_the_configuration() {
+    // An AWS managed key, by alias or by alias ARN: a literal, not the bundle's key.
+    for literal in ["alias/aws/s3", "arn:aws:kms:eu-west-1:111122223333:alias/aws/s3"] {
+        let mut doc = plan("s3");
+        sse_key(&mut doc, json!(literal), json!({ "constant_value": literal }));
+        let (code, report) = run_json(&doc, "s3");
+        assert_eq!(code, 1);
+        assert_eq!(with_outcome(&report, "fail"), ["S3-02", "S3-KEY"], "{report:#}");
+        let f = finding(&report, "S3-02");
+        assert_eq!(
+            paths(&f, "fail"),
+            [format!("{SSE}.rule[*].apply_server_side_encryption_by_default[*].kms_master_key_id")]
+        );
+        assert!(message(&f, "fail").contains(literal), "{f:#}");
+    }
+
+    // Another customer managed key of the plan, rotated: passes.
+    let mut doc = plan("s3");
+    let mut other = doc["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_kms_key.data_key")
+        .unwrap()
+        .clone();
+    other["address"] = json!("aws_kms_key.other");
+    other["name"] = json!("other");
+    doc["resource_changes"].as_array_mut().unwrap().push(other);
+    let mut config = doc["configuration"]["root_module"]["resources"][0].clone();
+    config["address"] = json!("aws_kms_key.other");
+    doc["configuration"]["root_module"]["resources"].as_array_mut().unwrap().push(config);
+    sse_key(&mut doc, Value::Null, json!({ "references": ["aws_kms_key.other.arn", "aws_kms_key.other"] }));
+    let (_, report) = run_json(&doc, "s3");
+    assert!(with_outcome(&report, "fail").is_empty(), "{report:#}");
+    assert_eq!(finding(&report, "S3-02")["outcome"], "pass");
+    assert_eq!(finding(&report, "S3-KEY")["outcome"], "pass");
+    // ... but not rotated: the key control fails on that key.
+    change(&mut doc, "aws_kms_key.other")["after"]["enable_key_rotation"] = json!(false);
+    let (_, report) = run_json(&doc, "s3");
+    assert_eq!(with_outcome(&report, "fail"), ["S3-KEY"]);
+    assert_eq!(paths(&finding(&report, "S3-KEY"), "fail"), ["aws_kms_key.other.enable_key_rotation"]);
+
+    // A resource of another type: fails, naming it.
+    let mut doc = plan("s3");
+    sse_key(&mut doc, Value::Null, json!({ "references": ["aws_sqs_queue.q.arn", "aws_sqs_queue.q"] }));
+    let (_, report) = run_json(&doc, "s3");
+    assert_eq!(with_outcome(&report, "fail"), ["S3-02", "S3-KEY"]);
+    assert!(message(&finding(&report, "S3-02"), "fail").contains("aws_sqs_queue.q, a aws_sqs_queue"));
+
+    // A variable: whoever sets it decides which key; undetermined, never a pass.
+    let mut doc = plan("s3");
+    sse_key(&mut doc, Value::Null, json!({ "references": ["var.kms_key_arn"] }));
+    let (_, report) = run_json(&doc, "s3");
+    assert!(with_outcome(&report, "fail").is_empty());
+    assert_eq!(with_outcome(&report, "undetermined"), ["S3-02", "S3-03", "S3-KEY"]);
+
+    // The bundle's own key with rotation off: only the key control fails.
+    let mut doc = plan("s3");
+    change(&mut doc, "aws_kms_key.data_key")["after"]["enable_key_rotation"] = json!(false);
+    let (_, report) = run_json(&doc, "s3");
+    assert_eq!(with_outcome(&report, "fail"), ["S3-KEY"]);
+    assert_eq!(paths(&finding(&report, "S3-KEY"), "fail"), ["aws_kms_key.data_key.enable_key_rotation"]);
+
+    // Without a configuration section nothing says which key: not decidable, as before.
+    let mut doc = plan("s3");
+    doc.as_object_mut().unwrap().remove("configuration");
+    let (_, report) = run_json(&doc, "s3");
+    assert!(with_outcome(&report, "not_decidable").contains(&"S3-02".to_string()), "{report:#}");
+    assert!(message(&finding(&report, "S3-02"), "not_decidable").contains("configuration"));
+}
+
+#[test]
+fn a_parameter_group_without_the_tls_parameter_fails_rds_03() {
+    let group = "aws_db_parameter_group.parameter_group";
+    for parameter in
+        [json!([{ "name": "log_connections", "value": "1" }]), json!([{ "name": "rds.force_ssl", "value": "0" }])]
+    {
+        let mut doc = plan("rds");
+        change(&mut doc, group)["after"]["parameter"] = parameter;
+        let (code, report) = run_json(&doc, "rds");
+        assert_eq!(code, 1);
+        assert_eq!(with_outcome(&report, "fail"), ["RDS-03"], "{report:#}");
+        assert_eq!(paths(&finding(&report, "RDS-03"), "fail"), [format!("{group}.parameter[0]")]);
+    }
+    // The TLS parameter among others: passes.
+    let mut doc = plan("rds");
+    change(&mut doc, group)["after"]["parameter"] =
+        json!([{ "name": "log_connections", "value": "1" }, { "name": "rds.force_ssl", "value": "1" }]);
+    let (code, report) = run_json(&doc, "rds");
+    assert_eq!(code, 0, "{report:#}");
+}

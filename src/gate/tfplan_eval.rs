@@ -50,6 +50,10 @@ fn finding(plan: &Plan, service: &ServiceRules, control: &ControlCheck, anchor: 
     let mut paths = Vec::new();
     let mut linked: BTreeMap<(&str, &str), Vec<&Requirement>> = BTreeMap::new();
     for r in &control.requirements {
+        if let Some(target) = r.references.as_ref().filter(|_| !plan.has_configuration) {
+            paths.push(super::tfplan_refs::without_configuration(anchor, r, target));
+            continue;
+        }
         match &r.scope {
             Scope::Anchor => paths.extend(judge(plan, anchor, r)),
             Scope::Every => paths

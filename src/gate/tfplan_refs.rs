@@ -20,13 +20,9 @@ pub fn judge(plan: &Plan, change: &Change, r: &Requirement, target: &Reference) 
     let result = |outcome, message: String| {
         Some(PathResult { path: path.clone(), outcome, pointer: child(&change.pointer, "change"), line: None, message })
     };
-    let wanted = format!("a {}'s {} (as {})", target.resource_type, target.attribute, target.expression);
+    let wanted = wanted(target);
     if !plan.has_configuration {
-        let message = format!(
-            "{path} must be {wanted}: known only after apply, and without the plan's configuration section \
-             nothing says which resource it comes from"
-        );
-        return result(Outcome::NotDecidable, message);
+        return Some(without_configuration(change, r, target));
     }
     let refs = match plan.expression(&change.address, &r.path) {
         Expr::NoResource => {
@@ -50,6 +46,22 @@ pub fn judge(plan: &Plan, change: &Change, r: &Requirement, target: &Reference) 
         return result(Outcome::Undetermined, format!("{path} depends on {input}, whose value decides the resource"));
     }
     resources.keys().find_map(|address| targets(plan, address, target, &path))
+}
+
+fn wanted(target: &Reference) -> String {
+    format!("a {}'s {} (as {})", target.resource_type, target.attribute, target.expression)
+}
+
+/// A plan without a `configuration` section cannot say which resource a value known
+/// only after apply comes from: not decidable, reported on the anchor.
+pub fn without_configuration(anchor: &Change, r: &Requirement, target: &Reference) -> PathResult {
+    let path = format!("{}.{}", r.resource_type, path_text(&r.path));
+    let message = format!(
+        "{path} must be {}: known only after apply, and without the plan's configuration section nothing \
+         says which resource it comes from",
+        wanted(target)
+    );
+    PathResult { path, outcome: Outcome::NotDecidable, pointer: anchor.pointer.clone(), line: None, message }
 }
 
 /// Referenced resources: configuration address → (type, attributes named).
