@@ -33,7 +33,12 @@ async fn bench(iterations: usize) {
     let knowledge = Arc::new(Knowledge::load_default().expect("catalog loads"));
     let app = App::new(store, Arc::new(LocalArtifactStore::new(dir.path().join("artifacts"))), knowledge);
     let template = approved_s3(&app).await;
-    let request = CheckRequest { template: many(&template), profile_id: "FIN-PROD-001".into(), profile_version: None };
+    let request = CheckRequest {
+        template: Some(many(&template)),
+        plan: None,
+        profile_id: "FIN-PROD-001".into(),
+        profile_version: None,
+    };
     let cache = RuleCache::default();
     let first = check(&app, &cache, &request).await.expect("check");
     let findings = first.inputs[0].findings.len();

@@ -19,6 +19,7 @@ fn is_template(name: &str) -> bool {
     name.ends_with(".yaml")
         || name.ends_with(".tf")
         || name.ends_with(".guard")
+        || name == "terraform-checks.json"
         || (name.starts_with("scp-") && name.ends_with(".json"))
 }
 

@@ -1,4 +1,5 @@
-//! `seccfg check`: the CI gate from the command line. Templates are checked against
+//! `seccfg check`: the CI gate from the command line. Templates (and Terraform plans,
+//! `terraform show -json` output, recognised by their `format_version`) are checked against
 //! bundle directories offline (`--bundle`) or a server's library (`--server`); the report goes to stdout in the chosen
 //! format; the exit code is 0 on a pass, 1 on a failure (fail, undetermined or not
 //! approved) and 2 when the input cannot be checked.
@@ -13,7 +14,7 @@ use seccfg::store::now_ms;
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// CloudFormation templates (JSON or YAML).
+    /// CloudFormation templates (JSON or YAML) or Terraform plans (`terraform show -json PLANFILE` output).
     #[arg(required = true)]
     templates: Vec<PathBuf>,
     /// The security profile id whose approved controls apply.

@@ -1,4 +1,4 @@
-//! `seccfg check --server URL`: each template is sent to `POST /v1/checks` with the
+//! `seccfg check --server URL`: each template (or Terraform plan, as `plan`) is sent to `POST /v1/checks` with the
 //! hyper client already in the dependency tree (rustls on ring, native roots for
 //! https). A 422 is the template's fault (its problem's pointer and line are
 //! printed); any other failure to get a report is reported as such.
@@ -38,7 +38,8 @@ pub async fn check(
     let uri = format!("{}/v1/checks", server.trim_end_matches('/'));
     let mut reports = Vec::new();
     for input in inputs {
-        let body = json!({ "template": input.text, "profile_id": profile, "profile_version": profile_version });
+        let field = if seccfg::gate::tfplan::is_plan(&input.text) { "plan" } else { "template" };
+        let body = json!({ field: input.text, "profile_id": profile, "profile_version": profile_version });
         let mut req = hyper::Request::post(&uri).header("content-type", "application/json");
         if let Some(key) = api_key {
             req = req.header("authorization", format!("Bearer {key}"));

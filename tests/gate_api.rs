@@ -2,7 +2,8 @@
 //! approvals, then checks of the approved S3 template and mutated copies against the
 //! library: services without an approved bundle are "not approved", an approval
 //! changes the library version (the cached rules are replaced), waivers apply while
-//! in force and stop applying when they expire, bad input is 422 with pointers.
+//! in force and stop applying when they expire, bad input is 422 with pointers; a
+//! Terraform plan given as `plan` is checked against the approved `terraform-checks.json`.
 
 mod common;
 
@@ -103,7 +104,12 @@ async fn gate_flow(api: Api) {
     assert_eq!(waived["waiver"]["expires_at"], "2999-01-31T00:00:00.000Z");
     // After the expiry, the same template fails that control.
     let after_expiry = chrono::DateTime::parse_from_rfc3339("2999-02-01T00:00:00Z").unwrap().timestamp_millis();
-    let request = CheckRequest { template: no_logging.clone(), profile_id: PROFILE.into(), profile_version: None };
+    let request = CheckRequest {
+        template: Some(no_logging.clone()),
+        plan: None,
+        profile_id: PROFILE.into(),
+        profile_version: None,
+    };
     let report = check_at(&api.app, &RuleCache::default(), &request, after_expiry).await.unwrap();
     let report = serde_json::to_value(report).unwrap();
     assert_eq!(outcomes(&report, "fail"), ["S3-06"]);
@@ -122,7 +128,45 @@ async fn gate_flow(api: Api) {
     assert!(report["inputs"][0]["findings"].as_array().unwrap().iter().any(|f| f["service"] == "sns"));
 
     bad_input(&api, &s3_template).await;
+    plans(&api, s3_run).await;
     cli_against_the_server(&api, &s3_template).await;
+}
+
+/// A Terraform plan (built from the approved run's own `main.tf`) checked as `plan`.
+async fn plans(api: &Api, s3_run: &str) {
+    let (_, main_tf) = api.call("GET", &format!("/v1/runs/{s3_run}/artifacts/main.tf"), None).await;
+    let plan = common::tfplan::plan_from_main_tf(main_tf.as_str().unwrap(), &Default::default());
+    let call = |plan: String| async move {
+        api.call("POST", "/v1/checks", Some(&json!({ "plan": plan, "profile_id": PROFILE }))).await
+    };
+    let (status, report) = call(plan.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["inputs"][0]["kind"], "terraform_plan");
+    assert_eq!(report["inputs"][0]["name"], "plan");
+    assert!(outcomes(&report, "fail").is_empty(), "{report:#}");
+    // The key references are decided from the plan's configuration; only the bucket
+    // policy (its document holds the bucket ARN, known after apply) stays open.
+    assert!(outcomes(&report, "not_decidable").is_empty(), "{report:#}");
+    assert_eq!(outcomes(&report, "undetermined"), ["S3-03"]);
+    assert_eq!(report["verdict"], "fail");
+
+    let public = plan.to_string().replace("\"block_public_acls\":true", "\"block_public_acls\":false");
+    let (_, report) = call(public).await;
+    assert_eq!(outcomes(&report, "fail"), ["S3-04", "S3-10"]);
+
+    let expect = |body: &Value, pointer: &str| {
+        assert_eq!(body["status"], 422, "{body}");
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{body}");
+    };
+    let (_, body) = call("{\"format_version\": ".into()).await;
+    expect(&body, "/plan");
+    let mut unknown = plan.clone();
+    unknown["resource_changes"][1]["type"] = json!("aws_s3_buckett");
+    let (_, body) = call(unknown.to_string()).await;
+    expect(&body, "/plan/resource_changes/1/type");
+    let both = json!({ "plan": plan.to_string(), "template": "Resources: {}", "profile_id": PROFILE });
+    let (_, body) = api.call("POST", "/v1/checks", Some(&both)).await;
+    expect(&body, "/plan");
 }
 
 /// `seccfg check --server`: the same verdicts through the real CLI process; exit 0 / 1 / 2.
@@ -141,11 +185,15 @@ async fn cli_against_the_server(api: &Api, s3_template: &str) {
         let pass = run("pass.yaml", s3_template);
         let fail = run("fail.yaml", &s3_template.replace("BlockPublicAcls: true", "BlockPublicAcls: false"));
         let bad = run("bad.yaml", "Resources:\n  B:\n    Type: AWS::S3::Buckett\n");
-        move || [pass, fail, bad].map(|mut c| c.output().unwrap())
+        let plan = run("plan.json", "{\"format_version\": \"1.2\", \"resource_changes\": []}");
+        move || [pass, fail, bad, plan].map(|mut c| c.output().unwrap())
     })
     .await
     .unwrap();
-    let [pass, fail, bad] = outputs;
+    let [pass, fail, bad, plan] = outputs;
+    assert_eq!(plan.status.code(), Some(0), "an empty plan passes: {}", String::from_utf8_lossy(&plan.stderr));
+    let report: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(report["inputs"][0]["kind"], "terraform_plan");
     assert_eq!(pass.status.code(), Some(0), "{}", String::from_utf8_lossy(&pass.stderr));
     let report: Value = serde_json::from_slice(&pass.stdout).unwrap();
     assert!(report["inputs"][0]["name"].as_str().unwrap().ends_with("pass.yaml"));

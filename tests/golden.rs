@@ -17,6 +17,7 @@ const FILES: &[&str] = &[
     "controls-template.yaml",
     "main.tf",
     "controls.tf",
+    "terraform-checks.json",
 ];
 
 fn check(profile_name: &str, service: &str) -> Vec<String> {

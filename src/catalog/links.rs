@@ -87,6 +87,12 @@ impl Catalog {
         self.links.owner.get(type_name).and_then(|id| self.identities.get(id))
     }
 
+    /// The prefix a Terraform resource type (hashicorp/aws) belongs to.
+    pub fn service_of_terraform_type(&self, type_name: &str) -> Option<&ServiceIdentity> {
+        let (id, _) = self.links.services.iter().find(|(_, l)| l.terraform_types.contains_key(type_name))?;
+        self.identities.get(id)
+    }
+
     /// The AWS Config resource type of a CloudFormation type, when Config records it.
     pub fn config_resource_type(&self, cfn_type: &str) -> Option<&str> {
         let owner = self.links.owner.get(cfn_type)?;

@@ -149,7 +149,7 @@ fn sarif_result(input: &InputReport, f: &Finding) -> sarif::Result {
         .level(level)
         .message(sarif::Message::builder().text(message).build())
         .locations(vec![location(&input.name, &f.resource, f.line)]);
-    match &f.waiver {
+    let mut result = match &f.waiver {
         Some(w) => builder
             .suppressions(vec![
                 sarif::Suppression::builder()
@@ -159,7 +159,13 @@ fn sarif_result(input: &InputReport, f: &Finding) -> sarif::Result {
             ])
             .build(),
         None => builder.build(),
+    };
+    // Without lines (a Terraform plan), the JSON pointer of the first unmet path locates it.
+    if let Some(p) = f.paths.first().filter(|_| f.line.is_none()) {
+        let pointer = BTreeMap::from([("pointer".to_string(), serde_json::json!(p.pointer))]);
+        result.properties = Some(sarif::PropertyBag::builder().additional_properties(pointer).build());
     }
+    result
 }
 
 fn location(uri: &str, resource: &str, line: Option<usize>) -> sarif::Location {

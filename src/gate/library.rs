@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::report::{Report, RuleSource};
 use super::rules::ServiceRules;
-use super::{GateError, Input, check_template};
+use super::{GateError, Input, check_plan, check_template};
 use crate::app::App;
 use crate::library::{ApprovedService, LibraryError, Waiver};
 use crate::store::now_ms;
@@ -26,8 +26,16 @@ use crate::store::now_ms;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
-    /// The CloudFormation template as text (JSON or YAML), up to the body limit.
-    pub template: String,
+    /// The CloudFormation template as text (JSON or YAML), up to the body limit. Give
+    /// either `template` or `plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub template: Option<String>,
+    /// A Terraform plan as text: the output of `terraform show -json PLANFILE`. Its
+    /// `resource_changes` are checked against the bundles' `terraform-checks.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub plan: Option<String>,
     /// The security profile whose approved controls apply.
     pub profile_id: String,
     /// Only bundles approved for this profile version (default: the latest approved, whatever its profile version).
@@ -123,9 +131,17 @@ pub async fn check_at(app: &App, cache: &RuleCache, request: &CheckRequest, now:
     let waivers: BTreeMap<String, Vec<Waiver>> =
         approved.iter().filter(|s| pinned(s)).map(|s| (s.service_id.clone(), s.waivers.clone())).collect();
     let rules: Vec<&ServiceRules> = in_force.iter().map(|(_, r)| r).collect();
-    let input = Input { name: "template".into(), text: request.template.clone() };
     let waivers = super::waivers::everywhere(waivers);
-    let report = check_template(&app.catalog, &input, &rules, &waivers).map_err(in_template)?;
+    let report = match (&request.template, &request.plan) {
+        (_, Some(plan)) => {
+            let input = Input { name: "plan".into(), text: plan.clone() };
+            check_plan(&app.catalog, &input, &rules, &waivers).map_err(|e| in_field("/plan", e))?
+        }
+        (template, None) => {
+            let input = Input { name: "template".into(), text: template.clone().unwrap_or_default() };
+            check_template(&app.catalog, &input, &rules, &waivers).map_err(|e| in_field("/template", e))?
+        }
+    };
     let sources = in_force
         .iter()
         .map(|(s, _)| RuleSource {
@@ -162,7 +178,9 @@ async fn compiled(
         let text = bundle.templates.get("rules.guard").map(String::as_str).unwrap_or_default();
         let template = bundle.templates.get("template.yaml").map(String::as_str);
         let source = format!("library: run {}", s.run_id);
+        let terraform = bundle.templates.get("terraform-checks.json").map(String::as_str);
         let rules = ServiceRules::from_bundle(&s.service_id, source, text, template, &meta)
+            .and_then(|r| r.with_terraform(terraform))
             .map_err(|e| CheckError::App(crate::app::AppError::BundleIncomplete(s.run_id.clone(), e)))?;
         services.insert(s.service_id.clone(), (s.clone(), rules));
     }
@@ -179,8 +197,8 @@ pub fn parse_request(body: &Value) -> Result<CheckRequest, GateError> {
         message: message.into(),
     };
     let Some(fields) = body.as_object() else { return Err(bad("", "the body must be a JSON object")) };
-    if let Some(unknown) = fields.keys().find(|k| !["template", "profile_id", "profile_version"].contains(&k.as_str()))
-    {
+    let known = ["template", "plan", "profile_id", "profile_version"];
+    if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(bad(&format!("/{unknown}"), "unknown field"));
     }
     let text = |name: &str| match fields.get(name) {
@@ -194,15 +212,20 @@ pub fn parse_request(body: &Value) -> Result<CheckRequest, GateError> {
             Some(v.as_i64().filter(|v| *v >= 1).ok_or_else(|| bad("/profile_version", "must be an integer >= 1"))?)
         }
     };
-    Ok(CheckRequest { template: text("template")?, profile_id: text("profile_id")?, profile_version })
+    let (template, plan) = match (fields.contains_key("template"), fields.contains_key("plan")) {
+        (true, true) => return Err(bad("/plan", "give either template or plan, not both")),
+        (false, true) => (None, Some(text("plan")?)),
+        _ => (Some(text("template")?), None),
+    };
+    Ok(CheckRequest { template, plan, profile_id: text("profile_id")?, profile_version })
 }
 
-/// Template errors point into the request body's `template`.
-fn in_template(e: GateError) -> GateError {
+/// Input errors point into the request body's `template` or `plan` (`field`).
+fn in_field(field: &str, e: GateError) -> GateError {
     match e {
-        GateError::Syntax { line, message } => GateError::Input { pointer: "/template".into(), line, message },
+        GateError::Syntax { line, message } => GateError::Input { pointer: field.into(), line, message },
         GateError::Input { pointer, line, message } => {
-            GateError::Input { pointer: format!("/template{pointer}"), line, message }
+            GateError::Input { pointer: format!("{field}{pointer}"), line, message }
         }
         other => other,
     }

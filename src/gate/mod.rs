@@ -10,7 +10,9 @@
 //! type → service through the catalog), `rules` (reading `rules.guard`), `path`
 //! (Guard paths over a resource), `evaluate` (one cfn-guard run → findings),
 //! `report` (the model), `format` (text, JSON, SARIF, JUnit), `library` (the
-//! approved bundles of a profile, `POST /v1/checks`, the rule cache).
+//! approved bundles of a profile, `POST /v1/checks`, the rule cache), `tfplan`
+//! (reading `terraform show -json` output) and `tfplan_eval` (a plan against the
+//! bundles' `terraform-checks.json`).
 
 pub mod evaluate;
 pub mod format;
@@ -20,6 +22,9 @@ pub mod report;
 pub mod rules;
 pub mod services;
 pub mod template;
+pub mod tfplan;
+mod tfplan_eval;
+mod tfplan_refs;
 pub mod waivers;
 
 use std::path::PathBuf;
@@ -85,6 +90,46 @@ pub fn check_template(
     })
 }
 
+/// Parses and checks one Terraform plan (`terraform show -json`) against the bundles'
+/// Terraform checks. A bundle without `terraform-checks.json` cannot check a plan.
+pub fn check_plan(
+    catalog: &Catalog,
+    input: &Input,
+    rules: &[&ServiceRules],
+    waivers: &Waivers,
+) -> Result<InputReport, GateError> {
+    let plan = tfplan::Plan::parse(&input.text).map_err(|e| e.in_input(&input.name))?;
+    let types = services::terraform_services_of(catalog, &plan).map_err(|e| e.in_input(&input.name))?;
+    let used: Vec<&ServiceRules> = rules.iter().copied().filter(|r| types.values().any(|s| *s == r.service)).collect();
+    if let Some(old) = used.iter().find(|r| r.terraform.is_none()) {
+        return Err(GateError::Bundle(format!(
+            "the {} bundle ({}) has no terraform-checks.json: it was generated before plans could be checked",
+            old.service, old.source
+        )));
+    }
+    Ok(InputReport {
+        name: input.name.clone(),
+        kind: "terraform_plan".into(),
+        findings: tfplan_eval::evaluate(&plan, &used, waivers),
+        not_approved: services::plan_not_approved(&plan, &types, rules),
+    })
+}
+
+/// Checks one input as what it is: a Terraform plan (a JSON object with
+/// `format_version` or `resource_changes`) or a CloudFormation template.
+pub fn check_input(
+    catalog: &Catalog,
+    input: &Input,
+    rules: &[&ServiceRules],
+    waivers: &Waivers,
+) -> Result<InputReport, GateError> {
+    if tfplan::is_plan(&input.text) {
+        check_plan(catalog, input, rules, waivers)
+    } else {
+        check_template(catalog, input, rules, waivers)
+    }
+}
+
 /// The offline gate: templates checked against bundle directories written by `seccfg run`,
 /// with the waivers of a waivers file (`waivers::read`) in force at `now`. Every
 /// bundle must have been generated for `profile_id`. Returns the report and the
@@ -113,8 +158,7 @@ pub fn check_bundle_dirs(
         None => (Waivers::new(), Vec::new()),
     };
     let rules: Vec<&ServiceRules> = loaded.iter().collect();
-    let reports =
-        inputs.iter().map(|i| check_template(catalog, i, &rules, &in_force)).collect::<Result<Vec<_>, _>>()?;
+    let reports = inputs.iter().map(|i| check_input(catalog, i, &rules, &in_force)).collect::<Result<Vec<_>, _>>()?;
     let sources = loaded
         .iter()
         .map(|r| report::RuleSource { service: r.service.clone(), source: r.source.clone(), bundle_version: None })

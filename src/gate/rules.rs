@@ -10,6 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::GateError;
+use crate::render::terraform_checks::TerraformChecks;
 
 /// One clause of a control's rule, e.g. `some Properties.A.B[*].C == "x"`.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,11 @@ pub struct ServiceRules {
     /// Resource types the bundle's own `template.yaml` deploys (a Lambda bundle's
     /// dead-letter queue): approved with the bundle, so never "not approved".
     pub deployed_types: BTreeSet<String>,
+    /// Control id → (title, severity), for findings on Terraform plans.
+    pub controls: BTreeMap<String, (String, String)>,
+    /// The bundle's `terraform-checks.json`: what each control requires in a plan
+    /// (absent in bundles generated before plans could be checked).
+    pub terraform: Option<TerraformChecks>,
 }
 
 impl ServiceRules {
@@ -65,7 +71,31 @@ impl ServiceRules {
                 .collect(),
             None => BTreeSet::new(),
         };
-        Ok(ServiceRules { service: service.to_string(), source, rules, deployed_types })
+        Ok(ServiceRules {
+            service: service.to_string(),
+            source,
+            rules,
+            deployed_types,
+            controls: meta.clone(),
+            terraform: None,
+        })
+    }
+
+    /// Adds the bundle's `terraform-checks.json`, when it has one.
+    pub fn with_terraform(mut self, text: Option<&str>) -> Result<ServiceRules, String> {
+        if let Some(text) = text {
+            self.terraform = Some(serde_json::from_str(text).map_err(|e| format!("terraform-checks.json: {e}"))?);
+        }
+        Ok(self)
+    }
+
+    /// Every Terraform type the bundle covers: those its checks name and those `main.tf` deploys.
+    pub fn terraform_types(&self) -> impl Iterator<Item = &str> {
+        self.terraform.iter().flat_map(|t| {
+            t.deployed_types.iter().map(String::as_str).chain(t.controls.iter().flat_map(|c| {
+                std::iter::once(c.anchor_type.as_str()).chain(c.requirements.iter().map(|r| r.resource_type.as_str()))
+            }))
+        })
     }
 
     /// Every resource type the bundle covers: those its rules name and those it deploys.
@@ -108,7 +138,9 @@ pub fn load_bundle_dir(dir: &Path) -> Result<ServiceRules, GateError> {
         .to_string();
     let template = read("template.yaml").ok();
     let source = dir.display().to_string();
+    let terraform = read("terraform-checks.json").ok();
     ServiceRules::from_bundle(&service, source, &read("rules.guard")?, template.as_deref(), &control_meta(&controls))
+        .and_then(|r| r.with_terraform(terraform.as_deref()))
         .map_err(|e| GateError::Bundle(format!("{}: {e}", dir.display())))
 }
 

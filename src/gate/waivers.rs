@@ -103,6 +103,8 @@ mod tests {
             source: "d".into(),
             rules: vec![rule],
             deployed_types: Default::default(),
+            controls: Default::default(),
+            terraform: None,
         }]
     }
 

@@ -1,4 +1,4 @@
-//! `POST /v1/checks`: the CI gate. A template and a profile id in; per resource and
+//! `POST /v1/checks`: the CI gate. A template (or a Terraform plan) and a profile id in; per resource and
 //! control pass / fail / undetermined / waived, the resources whose service has no
 //! approved bundle, the library versions used and the verdict out. Needs the reader
 //! role: it changes nothing and reveals only what `GET /v1/library` already shows.
@@ -19,7 +19,7 @@ pub fn router() -> Router<Arc<App>> {
     Router::new().route("/", post(check))
 }
 
-/// Checks a CloudFormation template against the latest approved bundles of the profile's services.
+/// Checks a CloudFormation template or a Terraform plan against the latest approved bundles of the profile's services.
 ///
 /// The verdict is `pass` only when every control passes (or is waived by a waiver in
 /// force) and every resource's service has an approved bundle; a value the rules need
@@ -27,6 +27,12 @@ pub fn router() -> Router<Arc<App>> {
 /// JSON or YAML, no `Resources`, an unknown profile, a resource type the catalog does
 /// not know) is a 422 whose `errors` carry the JSON pointer (`/template/...` into the
 /// template) and the template's line.
+///
+/// Give `plan` instead of `template` to check a Terraform plan (`terraform show -json`
+/// output): each resource change that exists after apply is checked against the
+/// bundles' `terraform-checks.json`; a value known only after apply is `undetermined`,
+/// a control a plan cannot decide is `not_decidable` with the reason; errors point into
+/// `/plan`.
 #[utoipa::path(post, path = "/v1/checks", tag = "checks", operation_id = "checkTemplates", request_body = CheckRequest,
     responses((status = 200, body = Report),
         (status = 400, body = Problem, content_type = "application/problem+json"),

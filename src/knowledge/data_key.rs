@@ -12,6 +12,19 @@ use super::{CfnPart, CheckKind, ControlDef, Detective, Priority, ResourceDef, Se
 /// Logical id of the key in both templates.
 pub const DATA_KEY: &str = "DataKey";
 
+/// The key's Terraform type in `main.tf`.
+pub const TERRAFORM_TYPE: &str = "aws_kms_key";
+
+/// The `aws_kms_key` argument that carries a CloudFormation setting of the key's control
+/// (`main.tf` renders the key with these arguments).
+pub fn terraform_argument(cfn_path: &str) -> Option<&'static str> {
+    match cfn_path {
+        "EnableKeyRotation" => Some("enable_key_rotation"),
+        "PendingWindowInDays" => Some("deletion_window_in_days"),
+        _ => None,
+    }
+}
+
 /// True when the value (recursively) asks for the customer managed key.
 pub fn uses_kms_key(v: &Value) -> bool {
     match v {

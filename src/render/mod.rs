@@ -11,4 +11,5 @@ pub mod guard;
 pub mod guard_eval;
 pub mod scp;
 pub mod terraform;
+pub mod terraform_checks;
 pub mod values;

@@ -77,7 +77,7 @@ pub fn is_reference(v: &Value) -> bool {
 }
 
 /// The single reference key of a one-entry map, if it is one of ours.
-fn reference(v: &Value) -> Option<(&str, &Value)> {
+pub fn reference(v: &Value) -> Option<(&str, &Value)> {
     let map = v.as_object()?;
     if map.len() != 1 {
         return None;
@@ -148,7 +148,7 @@ pub fn traversal(path: &str) -> Expression {
 }
 
 /// A reference's Terraform expression text, for `${...}` interpolation and traversals.
-fn tf_ref_text(sc: &ServiceControls, kind: &str, target: &Value) -> String {
+pub fn tf_ref_text(sc: &ServiceControls, kind: &str, target: &Value) -> String {
     match (kind, target) {
         ("kms_key", k) if k == "KeyId" => "aws_kms_key.data_key.key_id".into(),
         ("kms_key", _) => "aws_kms_key.data_key.arn".into(),

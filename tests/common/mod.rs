@@ -4,6 +4,7 @@
 pub mod converse;
 pub mod fault_proxy;
 pub mod moto;
+pub mod tfplan;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::checks::Checks;
 use super::contracts::{ControlsOutput, IacOutput};
 use super::{Artifact, StageError, StageInput, StageOutput};
-use crate::render::{cloudformation, terraform};
+use crate::render::{cloudformation, terraform, terraform_checks};
 
 pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let identity = input.service()?;
@@ -33,6 +33,11 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     let deployed = cloudformation::deployed(service, &controls);
     let core_tf = terraform::core_module(catalog, service, &deployed, &controls);
     let controls_tf = terraform::controls_module(config_rules, event_rules);
+    let tf_types: Vec<String> = core_tf.resources.iter().map(|r| r.kind.clone()).collect();
+    let mut deployed_types = tf_types.clone();
+    deployed_types.sort();
+    deployed_types.dedup();
+    let tf_checks = terraform_checks::checks(catalog, service, &deployed, &controls, deployed_types);
 
     let mut checks = Checks::default();
     verify::cfn_properties(catalog, &template, &mut checks);
@@ -40,6 +45,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     verify::terraform(catalog, &core_tf.resources, &mut checks);
     verify::terraform(catalog, &controls_tf.resources, &mut checks);
     verify::guard(service, &controls, &template, &rendered.guard_rules, &mut checks);
+    verify::terraform_checks(catalog, &tf_checks, &mut checks);
     checks.ensure_passed("iac")?;
 
     let resource_types: Vec<String> = template["Resources"]
@@ -54,6 +60,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     if !deployed.is_empty() {
         artifacts.push(yaml("template.yaml", &template)?);
         artifacts.push(text("main.tf", terraform::align_equals(&core_tf.text)));
+        artifacts.push(Artifact::json("terraform-checks.json", &tf_checks));
     }
     if !config_rules.is_empty() || !event_rules.is_empty() {
         artifacts.push(yaml("controls-template.yaml", &controls_template)?);
@@ -61,7 +68,7 @@ pub fn run(input: &StageInput<'_>) -> Result<StageOutput, StageError> {
     }
     let output = IacOutput {
         resource_types,
-        terraform_resource_types: core_tf.resources.iter().map(|r| r.kind.clone()).collect(),
+        terraform_resource_types: tf_types,
         service_roles: roles::service_roles(&template),
         checks,
     };

@@ -11,6 +11,7 @@ use crate::render::cloudformation::remove_path;
 use crate::render::guard::{self, rule_name};
 use crate::render::guard_eval::evaluate;
 use crate::render::terraform::TfResource;
+use crate::render::terraform_checks::{Step, TerraformChecks, path_text};
 
 /// Every property the template sets, walked against the resource schema.
 pub fn cfn_properties(catalog: &Catalog, template: &Value, checks: &mut Checks) {
@@ -183,5 +184,45 @@ fn prune_value(v: &mut Value) {
             a.retain(|x| !matches!(x, Value::Object(m) if m.is_empty()));
         }
         _ => {}
+    }
+}
+
+/// Every requirement of `terraform-checks.json` names a type `main.tf` deploys and an
+/// argument path the provider schema has, so the gate never checks a plan for an
+/// argument that cannot exist.
+pub fn terraform_checks(catalog: &Catalog, tf: &TerraformChecks, checks: &mut Checks) {
+    for control in &tf.controls {
+        for r in &control.requirements {
+            let keys: Vec<&str> = r
+                .path
+                .iter()
+                .map_while(|s| match s {
+                    Step::Key(k) => Some(Some(k.as_str())),
+                    Step::Each => Some(None),
+                    Step::Json => None,
+                })
+                .flatten()
+                .collect();
+            let deployed = tf.deployed_types.contains(&r.resource_type);
+            let in_schema = catalog.terraform_resource(&r.resource_type).is_some_and(|s| argument_path(s, &keys));
+            let subject = format!("{} {}.{}", control.control_id, r.resource_type, path_text(&r.path));
+            let detail = match (deployed, in_schema) {
+                (true, true) => "",
+                (false, _) => "main.tf does not deploy the type",
+                (true, false) => "not an argument of the type",
+            };
+            checks.record("terraform_check_argument_exists", subject, detail.is_empty(), detail);
+        }
+    }
+}
+
+/// Whether the keys lead through nested blocks to an argument (keys past it are map keys).
+fn argument_path(block: &crate::catalog::TerraformBlock, keys: &[&str]) -> bool {
+    match keys.split_first() {
+        None => false,
+        Some((k, rest)) => match block.blocks.get(*k) {
+            Some(inner) => rest.is_empty() || argument_path(inner, rest),
+            None => block.arguments.iter().any(|a| a == k),
+        },
     }
 }
